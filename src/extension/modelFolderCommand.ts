@@ -1,0 +1,37 @@
+/** "Micro Steer: Select model folder": pick a folder, validate it, store it in `microSteer.modelPath`. */
+import * as vscode from 'vscode';
+import { inspectModelFolder } from '../engine/model/modelFolder';
+import { formatModelSummary } from '../engine/model/summary';
+import type { ModelSummary } from '../protocol';
+
+/**
+ * With `folder` (a Uri or path; used by tests and other commands) the picker is skipped.
+ * Returns the summary of the stored folder, or undefined when the user cancelled or the folder is unusable.
+ */
+export async function selectModelFolder(folder?: vscode.Uri | string): Promise<ModelSummary | undefined> {
+  let dir: string | undefined = typeof folder === 'string' ? folder : folder?.fsPath;
+  if (!dir) {
+    const picked = await vscode.window.showOpenDialog({
+      canSelectFolders: true,
+      canSelectFiles: false,
+      canSelectMany: false,
+      openLabel: 'Use this model',
+      title: 'Select a Gemma-2 model folder (config.json, *.safetensors, tokenizer.json)',
+    });
+    dir = picked?.[0]?.fsPath;
+    if (!dir) return undefined;
+  }
+  let summary: ModelSummary;
+  try {
+    summary = await inspectModelFolder(dir);
+  } catch (e) {
+    void vscode.window.showErrorMessage(`Micro Steer: ${dir} is not a usable model folder: ${(e as Error).message}`);
+    return undefined;
+  }
+  const target = vscode.workspace.workspaceFolders?.length
+    ? vscode.ConfigurationTarget.Workspace
+    : vscode.ConfigurationTarget.Global;
+  await vscode.workspace.getConfiguration('microSteer').update('modelPath', summary.dir, target);
+  void vscode.window.showInformationMessage(`Micro Steer model: ${formatModelSummary(summary)}`);
+  return summary;
+}
