@@ -1,0 +1,63 @@
+/**
+ * The steering plane: a direction `n` (model width) and an offset `b`, applied at decoder layer `layer`.
+ * File format (the CLI contract other tools read): JSON `{"layer": int, "n": <base64 of little-endian float32 | number[]>, "b": number}`;
+ * other keys are allowed and kept by whoever writes them.
+ */
+import { InputError } from './errors';
+
+export interface Plane {
+  layer: number;
+  n: Float32Array;
+  b: number;
+}
+
+/** Base64 of the little-endian float32 bytes of `n`. */
+export function encodePlaneVector(n: Float32Array): string {
+  const bytes = Buffer.alloc(n.length * 4);
+  n.forEach((x, i) => bytes.writeFloatLE(x, i * 4));
+  return bytes.toString('base64');
+}
+
+function decodePlaneVector(value: unknown, source: string): Float32Array {
+  if (Array.isArray(value)) {
+    return Float32Array.from(value, (x, i) => {
+      if (typeof x !== 'number' || !Number.isFinite(x)) throw new InputError(`${source}: n[${i}] is not a finite number`);
+      return x;
+    });
+  }
+  if (typeof value !== 'string') throw new InputError(`${source}: "n" must be base64 float32 or an array of numbers`);
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(value)) throw new InputError(`${source}: "n" is not valid base64`);
+  const bytes = Buffer.from(value, 'base64');
+  if (bytes.length % 4 !== 0) throw new InputError(`${source}: "n" decodes to ${bytes.length} bytes, not a whole number of float32s`);
+  const n = new Float32Array(bytes.length / 4);
+  for (let i = 0; i < n.length; i++) {
+    n[i] = bytes.readFloatLE(i * 4);
+    if (!Number.isFinite(n[i])) throw new InputError(`${source}: n[${i}] is not a finite number`);
+  }
+  return n;
+}
+
+/**
+ * Validates an untrusted plane record. With `model` given, the width and layer must fit that model.
+ * `source` names where the record came from (a file, a settings key) in error messages.
+ */
+export function parsePlane(json: unknown, source: string, model?: { hiddenSize: number; numHiddenLayers: number }): Plane {
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new InputError(`${source}: a plane must be a JSON object`);
+  const record = json as Record<string, unknown>;
+  const { layer, b } = record;
+  if (typeof layer !== 'number' || !Number.isInteger(layer) || layer < 0) {
+    throw new InputError(`${source}: "layer" must be a non-negative integer`);
+  }
+  if (typeof b !== 'number' || !Number.isFinite(b)) throw new InputError(`${source}: "b" must be a finite number`);
+  const n = decodePlaneVector(record.n, source);
+  if (n.length === 0) throw new InputError(`${source}: "n" is empty`);
+  if (model) {
+    if (n.length !== model.hiddenSize) {
+      throw new InputError(`${source}: plane width ${n.length} does not match the model's hidden size ${model.hiddenSize}`);
+    }
+    if (layer >= model.numHiddenLayers) {
+      throw new InputError(`${source}: plane layer ${layer} is outside the model's ${model.numHiddenLayers} layers`);
+    }
+  }
+  return { layer, n, b };
+}
