@@ -32,3 +32,8 @@ export function parseInteger(text: string, flag: string, min = -Infinity, max = 
   }
   return value;
 }
+
+/** Comma-separated non-negative integer token ids. Range checks against the vocabulary happen in the engine. */
+export function parseIdList(text: string, flag: string): number[] {
+  return text.split(',').map((part) => parseInteger(part.trim(), `${flag} entry`, 0));
+}

@@ -11,3 +11,11 @@ export class InputError extends Error {
 export function isInputError(e: unknown): e is InputError {
   return e instanceof InputError;
 }
+
+/** A run stopped because its caller cancelled it. */
+export class CancelledError extends Error {
+  override readonly name = 'CancelledError';
+  constructor(what: string) {
+    super(`${what} was cancelled`);
+  }
+}

