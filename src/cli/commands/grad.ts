@@ -1,0 +1,55 @@
+/** `microsteer grad`: the steered NLL and its gradient with respect to the plane, from the training graph. */
+import type { Command } from '../command';
+import { parseCommandArgs, parseIdList, parseNumber, requireOption } from '../args';
+import { InputError } from '../../engine/errors';
+import { openModelFolder } from '../../engine/model/modelFolder';
+import { readPlaneFile } from '../../engine/plane';
+import { Gemma2Runner } from '../../engine/gemma2/runner';
+import { parseDevice } from './deviceOption';
+
+export const gradCommand: Command = {
+  name: 'grad',
+  summary: 'steered mean NLL of token ids and its gradient with respect to the plane (n, b)',
+  usage: `usage: microsteer grad --model DIR --ids 2,17,5 --plane FILE --alpha A [--positions all] [--device auto|cpu|cuda] --json
+
+Prints {"loss": number, "grad_n": [...], "grad_b": number}: the mean NLL of ids[1:] with the plane
+steering every position, and its gradient with respect to n (as a free vector, not through a
+normalisation) and b, computed by the training graph (the layers above the plane's layer).
+
+  --model DIR        the model folder
+  --ids LIST         comma-separated token ids (at least 2)
+  --plane FILE       a plane file {"layer", "n", "b"}
+  --alpha A          steering strength
+  --positions all    the only choice: steering every position
+  --device D         auto (default), cpu or cuda
+  --json             print JSON (the only output format)`,
+
+  async run(argv) {
+    const v = parseCommandArgs(argv, {
+      model: { type: 'string' },
+      ids: { type: 'string' },
+      plane: { type: 'string' },
+      alpha: { type: 'string' },
+      positions: { type: 'string' },
+      device: { type: 'string' },
+      json: { type: 'boolean' },
+    });
+    if (!v.json) throw new InputError('grad prints JSON only: pass --json');
+    if (v.positions !== undefined && v.positions !== 'all') {
+      throw new InputError(`grad steers every position: --positions must be all, got "${v.positions}"`);
+    }
+    const folder = await openModelFolder(requireOption(v.model, '--model'));
+    const ids = parseIdList(requireOption(v.ids, '--ids'), '--ids');
+    if (ids.length < 2) throw new InputError('--ids needs at least 2 token ids for the NLL');
+    const plane = await readPlaneFile(requireOption(v.plane, '--plane'), folder.config);
+    const alpha = parseNumber(requireOption(v.alpha, '--alpha'), '--alpha');
+    const runner = await Gemma2Runner.open(folder, { hookLayer: plane.layer, device: parseDevice(v.device) });
+    try {
+      const [sites] = await runner.hookActivations([ids]);
+      const step = await runner.trainStep([{ ids, residual: sites.residual, y: sites.y }], plane, alpha);
+      console.log(JSON.stringify({ loss: step.loss, grad_n: Array.from(step.gradN), grad_b: step.gradB }));
+    } finally {
+      await runner.release();
+    }
+  },
+};

@@ -1,0 +1,287 @@
+/**
+ * Gemma-2's layers as functions over the graph builder, in the order of the model card
+ * (transformers' modeling_gemma2.py, eager attention). Shapes: the residual stream is
+ * [batch, seq, hidden]; keys and values are [batch, kvHeads, total, headDim] where `total` counts
+ * the cached positions and the new ones. Everything runs in the graph's compute dtype.
+ */
+import type { Gemma2Config, ModelFolder } from '../model/types';
+import { InputError } from '../errors';
+import { type DType, GraphBuilder, Tensor } from '../onnx/graph';
+import {
+  add,
+  cast,
+  concat,
+  cos,
+  div,
+  equal,
+  gather,
+  greater,
+  logicalAnd,
+  logicalNot,
+  logSoftmax,
+  matmul,
+  mul,
+  neg,
+  oneHot,
+  rangeOf,
+  reduceMean,
+  reduceSum,
+  reshape,
+  sin,
+  softmax,
+  sqrt,
+  sub,
+  tanh,
+  transpose,
+  unsqueeze,
+  where,
+} from '../onnx/ops';
+import type { Dim } from '../onnx/shape';
+
+/** What every layer of one graph shares: the config, the weights, RoPE tables and attention masks. */
+export interface LayerContext {
+  config: Gemma2Config;
+  /** A model tensor by its transformers name, in the compute dtype. */
+  weight(name: string): Tensor;
+  rope: RopeTables;
+  masks: AttentionMasks;
+}
+
+/** The model's tensors as graph weights (external data into the safetensors files, cast to the compute dtype). */
+function modelWeights(graph: GraphBuilder, folder: ModelFolder): (name: string) => Tensor {
+  return (name) => {
+    const loc = folder.tensors.get(name);
+    if (!loc) throw new InputError(`${folder.dir}: the model has no tensor ${name}`);
+    return graph.computeWeight(loc);
+  };
+}
+
+/**
+ * The context of one graph over `folder`'s model: positions [batch, seq] and key padding
+ * [batch, total] are graph inputs; `past` names the cached length (0 without a cache).
+ */
+export function layerContext(graph: GraphBuilder, folder: ModelFolder, positionIds: Tensor, attentionMask: Tensor, past: Dim): LayerContext {
+  const config = folder.config;
+  return {
+    config,
+    weight: modelWeights(graph, folder),
+    rope: ropeTables(positionIds, config, graph.computeDtype),
+    masks: attentionMasks(attentionMask, positionIds.shape[1], past, config.slidingWindow),
+  };
+}
+
+/**
+ * The score of a masked key: minus infinity to the softmax, yet finite, so that a padding query
+ * whose keys are all masked gets a (discarded) uniform average instead of NaNs.
+ */
+const MASKED_SCORE = -1e30;
+
+// ---------------------------------------------------------------- embedding and norms
+
+/** Token embeddings times sqrt(hidden_size). */
+export function embed(ctx: LayerContext, inputIds: Tensor): Tensor {
+  return mul(gather(ctx.weight('model.embed_tokens.weight'), inputIds), Math.sqrt(ctx.config.hiddenSize));
+}
+
+/** Gemma's RMSNorm over the last axis: x / sqrt(mean(x^2) + eps) * (1 + w). */
+export function rmsNorm(x: Tensor, w: Tensor, eps: number): Tensor {
+  const meanSquare = reduceMean(mul(x, x), [-1], true);
+  return mul(div(x, sqrt(add(meanSquare, eps))), add(w, 1));
+}
+
+/** The norm `model.layers.{layer}.{name}` (or `model.norm` when layer is null). */
+function norm(ctx: LayerContext, x: Tensor, layer: number | null, name: string): Tensor {
+  const prefix = layer === null ? 'model' : `model.layers.${layer}`;
+  return rmsNorm(x, ctx.weight(`${prefix}.${name}.weight`), ctx.config.rmsNormEps);
+}
+
+/** A bias-free nn.Linear: x @ W^T with W stored [out, in]. */
+export function linear(x: Tensor, w: Tensor): Tensor {
+  return matmul(x, transpose(w));
+}
+
+/** cap * tanh(x / cap), or x when the config disables the cap. */
+export function softCap(x: Tensor, cap: number | null): Tensor {
+  return cap === null ? x : mul(tanh(div(x, cap)), cap);
+}
+
+// ---------------------------------------------------------------- rotary position embedding
+
+/**
+ * cos and sin of the rotation angles per position, [batch, 1, seq, headDim] (broadcast over heads),
+ * and rotate_half as a constant [headDim, headDim] matrix.
+ */
+export interface RopeTables {
+  cos: Tensor;
+  sin: Tensor;
+  rotateHalf: Tensor;
+}
+
+/** Angles `position * theta^(-2i / headDim)` for i < headDim/2, repeated for both halves (rotate-half layout). */
+export function ropeTables(positionIds: Tensor, config: Gemma2Config, dtype: DType): RopeTables {
+  const g = positionIds.graph;
+  const d = config.headDim;
+  const half = d / 2;
+  const invFreq = Array.from({ length: half }, (_, i) => Math.pow(config.ropeTheta, (-2 * i) / d));
+  const freqs = mul(unsqueeze(cast(positionIds, dtype), [-1]), g.constant(invFreq, dtype, [half]));
+  const angles = unsqueeze(concat([freqs, freqs], -1), [1]);
+  // rotate_half maps (x1, x2) to (-x2, x1): the signed permutation R with x R = rotate_half(x), exact
+  // in floating point. A product rather than slices and a concat: the slices' gradient is a Pad with
+  // an axes input, whose pads onnxruntime 1.30's transpose optimizer permutes as if they covered
+  // every axis (the train graph then fails at run time).
+  const rotation = new Array<number>(d * d).fill(0);
+  for (let i = 0; i < half; i++) {
+    rotation[(i + half) * d + i] = -1;
+    rotation[i * d + i + half] = 1;
+  }
+  return { cos: cos(angles), sin: sin(angles), rotateHalf: g.constant(rotation, dtype, [d, d]) };
+}
+
+/** x * cos + rotate_half(x) * sin, for x [batch, heads, seq, headDim]. */
+export function applyRope(x: Tensor, rope: RopeTables): Tensor {
+  return add(mul(x, rope.cos), mul(matmul(x, rope.rotateHalf), rope.sin));
+}
+
+// ---------------------------------------------------------------- attention masks
+
+/** Which keys each query may see, bool [batch, 1, 1, seq, total] (broadcast over kv heads and groups). */
+export interface AttentionMasks {
+  global: Tensor;
+  sliding: Tensor;
+}
+
+/**
+ * Masks from the key padding (`attentionMask` [batch, total], 1 = token) and absolute cache
+ * positions: the new queries sit at `past .. past+seq-1`, keys at `0 .. total-1`. Causal: k <= q;
+ * sliding layers also need q - window < k. With left padding a row's positions and its cache
+ * indices differ by a constant, so the window is the same whichever is compared.
+ */
+export function attentionMasks(attentionMask: Tensor, seq: Dim, past: Dim, window: number): AttentionMasks {
+  const g = attentionMask.graph;
+  const total = attentionMask.shape[1];
+  const keyPos = rangeOf(attentionMask, total);
+  const newPos = rangeOf(attentionMask, seq);
+  const queryPos = unsqueeze(past === 0 ? newPos : add(newPos, g.dimTensor(past)), [-1]);
+  const causal = logicalNot(greater(keyPos, queryPos));
+  const inWindow = greater(keyPos, sub(queryPos, window));
+  const keyIsToken = unsqueeze(equal(attentionMask, 1), [1]);
+  const spread = (m: Tensor) => unsqueeze(logicalAnd(unsqueeze(m, [0]), keyIsToken), [1, 2]);
+  return { global: spread(causal), sliding: spread(logicalAnd(causal, inWindow)) };
+}
+
+// ---------------------------------------------------------------- attention
+
+/** Keys and values of the positions before this run (absent in a graph without a cache). */
+export interface PastKeyValues {
+  key: Tensor;
+  value: Tensor;
+}
+
+export interface AttentionOutput {
+  out: Tensor;
+  /** Keys (after RoPE) and values of every position so far: the cache for the next run. */
+  key: Tensor;
+  value: Tensor;
+}
+
+/** Splits the last axis into heads: [batch, seq, heads*headDim] -> [batch, heads, seq, headDim]. */
+function splitHeads(x: Tensor, heads: number, headDim: number): Tensor {
+  const [batch, seq] = x.shape;
+  return transpose(reshape(x, [batch, seq, heads, headDim]), [0, 2, 1, 3]);
+}
+
+/**
+ * Grouped-query self-attention of decoder layer `layer`. Query heads are viewed as
+ * [kvHeads, groups] so that each group of consecutive query heads meets its one key/value head
+ * by broadcasting (transformers' repeat_kv, without the copy).
+ */
+export function selfAttention(ctx: LayerContext, layer: number, x: Tensor, past?: PastKeyValues): AttentionOutput {
+  const c = ctx.config;
+  const p = `model.layers.${layer}.self_attn`;
+  const [batch, seq] = x.shape;
+  const groups = c.numAttentionHeads / c.numKeyValueHeads;
+
+  const q = applyRope(splitHeads(linear(x, ctx.weight(`${p}.q_proj.weight`)), c.numAttentionHeads, c.headDim), ctx.rope);
+  const kNew = applyRope(splitHeads(linear(x, ctx.weight(`${p}.k_proj.weight`)), c.numKeyValueHeads, c.headDim), ctx.rope);
+  const vNew = splitHeads(linear(x, ctx.weight(`${p}.v_proj.weight`)), c.numKeyValueHeads, c.headDim);
+  const key = past ? concat([past.key, kNew], 2) : kNew;
+  const value = past ? concat([past.value, vNew], 2) : vNew;
+
+  const qGrouped = reshape(q, [batch, c.numKeyValueHeads, groups, seq, c.headDim]);
+  const scores = mul(matmul(qGrouped, transpose(unsqueeze(key, [2]), [0, 1, 2, 4, 3])), Math.pow(c.queryPreAttnScalar, -0.5));
+  const capped = softCap(scores, c.attnLogitSoftcapping);
+  const mask = c.slidingLayers[layer] ? ctx.masks.sliding : ctx.masks.global;
+  const probs = softmax(where(mask, capped, MASKED_SCORE));
+  const heads = matmul(probs, unsqueeze(value, [2]));
+  const merged = reshape(transpose(heads, [0, 3, 1, 2, 4]), [batch, seq, c.numAttentionHeads * c.headDim]);
+  return { out: linear(merged, ctx.weight(`${p}.o_proj.weight`)), key, value };
+}
+
+// ---------------------------------------------------------------- MLP and decoder layer
+
+/** gelu with the tanh approximation (`gelu_pytorch_tanh`). */
+export function geluTanh(x: Tensor): Tensor {
+  const inner = mul(add(x, mul(mul(mul(x, x), x), 0.044715)), Math.sqrt(2 / Math.PI));
+  return mul(mul(x, 0.5), add(tanh(inner), 1));
+}
+
+/** down(gelu_tanh(gate(x)) * up(x)). */
+export function mlp(ctx: LayerContext, layer: number, x: Tensor): Tensor {
+  const p = `model.layers.${layer}.mlp`;
+  const gate = geluTanh(linear(x, ctx.weight(`${p}.gate_proj.weight`)));
+  return linear(mul(gate, linear(x, ctx.weight(`${p}.up_proj.weight`))), ctx.weight(`${p}.down_proj.weight`));
+}
+
+export interface DecoderLayerOutput {
+  /** The residual stream after the layer. */
+  hidden: Tensor;
+  /** The residual stream before the MLP branch is added (after the attention add). */
+  residual: Tensor;
+  /** The unsteered output of post_feedforward_layernorm: the hook site. */
+  y: Tensor;
+  key: Tensor;
+  value: Tensor;
+}
+
+/**
+ * input_layernorm -> attention -> post_attention_layernorm -> +residual -> pre_feedforward_layernorm
+ * -> mlp -> post_feedforward_layernorm -> hook -> +residual. `hook` (the steering hook at this
+ * layer, if any) replaces y before the add.
+ */
+export function decoderLayer(
+  ctx: LayerContext,
+  layer: number,
+  hidden: Tensor,
+  past?: PastKeyValues,
+  hook?: (y: Tensor) => Tensor,
+): DecoderLayerOutput {
+  const attention = selfAttention(ctx, layer, norm(ctx, hidden, layer, 'input_layernorm'), past);
+  const residual = add(hidden, norm(ctx, attention.out, layer, 'post_attention_layernorm'));
+  const y = norm(ctx, mlp(ctx, layer, norm(ctx, residual, layer, 'pre_feedforward_layernorm')), layer, 'post_feedforward_layernorm');
+  return { hidden: add(residual, hook ? hook(y) : y), residual, y, key: attention.key, value: attention.value };
+}
+
+// ---------------------------------------------------------------- head and loss
+
+/** Final norm, tied head (the embedding matrix), final soft-capping: [..., hidden] -> [..., vocab]. */
+export function logits(ctx: LayerContext, hidden: Tensor): Tensor {
+  const h = norm(ctx, hidden, null, 'norm');
+  return softCap(tiedHead(h, ctx.weight('model.embed_tokens.weight')), ctx.config.finalLogitSoftcapping);
+}
+
+/**
+ * h @ E^T written as (E @ h^T)^T: onnxruntime folds a transposed constant into a second copy, and the
+ * embedding is the model's largest tensor; as MatMul's left operand it is read where Gather reads it.
+ */
+function tiedHead(h: Tensor, embedding: Tensor): Tensor {
+  const swapLast = h.shape.map((_, i) => i);
+  [swapLast[h.rank - 2], swapLast[h.rank - 1]] = [h.rank - 1, h.rank - 2];
+  return transpose(matmul(embedding, transpose(h, swapLast)), swapLast);
+}
+
+/** -log softmax(logits)[target] per position: logits [..., vocab], int64 targets [...]. */
+export function tokenNll(logitsOfPositions: Tensor, targets: Tensor): Tensor {
+  const vocab = logitsOfPositions.shape[logitsOfPositions.rank - 1] as number;
+  const picked = mul(logSoftmax(logitsOfPositions), oneHot(targets, vocab, logitsOfPositions.dtype));
+  return neg(reduceSum(picked, [-1]));
+}

@@ -1,0 +1,346 @@
+/**
+ * The compiled Gemma-2 graphs of one model folder and their onnxruntime sessions, behind methods on
+ * plain arrays: prefill and decode (with a KV cache) for generation, the hook-site activations that
+ * training caches, the per-row NLL of `forward --json`, and one training step's loss and plane
+ * gradient. Graphs are compiled through the compile cache and sessions opened once, on first use;
+ * planes, alphas and steered positions are run inputs, so changing them reuses the same sessions.
+ */
+import type * as ort from 'onnxruntime-node';
+import { InputError } from '../errors';
+import { defaultHookLayer } from '../model/config';
+import { openModelFolder } from '../model/modelFolder';
+import { readTensor } from '../model/tensorData';
+import type { ModelFolder } from '../model/types';
+import { compileGraph } from '../onnx/compileCache';
+import type { ComputeDType, GraphBuilder } from '../onnx/graph';
+import { bool, createSession, i64, runSession, type Device, type HostTensor } from '../runtime/session';
+import { checkIds, finite, padRowsLeft, steerFeeds, steeredPositions, type PaddedRows, type SteerRow } from './batchRows';
+import { buildForwardGraph, checkHookLayer, pastKeyName, pastValueName, presentKeyName, presentValueName } from './forwardGraph';
+import { buildTrainGraph } from './trainGraph';
+
+export type FloatArray = Float32Array | Float64Array;
+
+export interface RunnerOptions {
+  /** auto (default): CUDA when it loads, else CPU, saying why. */
+  device?: Device;
+  /** float32 (default); float64 for tight numerical checks. */
+  computeDtype?: ComputeDType;
+  /** The steering layer (default floor(layers / 2)). */
+  hookLayer?: number;
+  /** Where compiled graphs go when the model folder is read-only. */
+  cacheDir?: string;
+  intraOpNumThreads?: number;
+}
+
+/** The cached keys and values of a batch after a prefill or decode step. Opaque to callers. */
+export interface KvCache {
+  readonly batch: number;
+  /** Cached positions per row, padding included. */
+  readonly length: number;
+  readonly keys: readonly HostTensor[];
+  readonly values: readonly HostTensor[];
+  /** [batch * length], 1 = token. */
+  readonly mask: BigInt64Array;
+  /** The position id of each row's next token. */
+  readonly nextPosition: readonly number[];
+}
+
+/** The hook-site values of one row's tokens, [tokens * hidden] each (padding removed). */
+export interface HookSites {
+  /** The residual stream before the MLP add at the hook layer. */
+  residual: FloatArray;
+  /** The unsteered post_feedforward_layernorm output at the hook layer. */
+  y: FloatArray;
+}
+
+export interface ForwardStep {
+  /** Soft-capped logits of each row's last position, [batch * vocab]. */
+  logits: FloatArray;
+  cache: KvCache;
+  /** With `hookSites: true`, per row. */
+  hookSites?: HookSites[];
+}
+
+/** One training row: its ids and cached hook sites; position t predicts ids[t + 1]. */
+export interface TrainRow {
+  ids: ArrayLike<number>;
+  /** From hookActivations: [ids.length * hidden] each. */
+  residual: ArrayLike<number>;
+  y: ArrayLike<number>;
+  /** Positions whose prediction counts in the loss (default: every position but the last). */
+  labels?: ArrayLike<boolean | number>;
+  /** Positions the plane steers (default: all). */
+  steered?: ArrayLike<boolean | number>;
+}
+
+export interface TrainStep {
+  /** Mean NLL over the labelled positions, steered. */
+  loss: number;
+  gradN: FloatArray;
+  gradB: number;
+}
+
+export interface PlaneValues {
+  n: ArrayLike<number>;
+  b: number;
+}
+
+type GraphRole = 'forward' | 'forward-nll' | 'train';
+
+export class Gemma2Runner {
+  /** Where the sessions run, and why not on CUDA when that was tried and failed. */
+  device: 'cuda' | 'cpu' | undefined;
+  fallbackReason: string | undefined;
+  private readonly sessions = new Map<GraphRole, Promise<ort.InferenceSession>>();
+
+  private constructor(
+    readonly folder: ModelFolder,
+    readonly hookLayer: number,
+    readonly computeDtype: ComputeDType,
+    private readonly options: RunnerOptions,
+  ) {}
+
+  /** Opens the model folder and the forward session. */
+  static async open(model: string | ModelFolder, options: RunnerOptions = {}): Promise<Gemma2Runner> {
+    const folder = typeof model === 'string' ? await openModelFolder(model) : model;
+    const hookLayer = options.hookLayer ?? defaultHookLayer(folder.config);
+    checkHookLayer(folder, hookLayer);
+    const runner = new Gemma2Runner(folder, hookLayer, options.computeDtype ?? 'float32', options);
+    await runner.session('forward');
+    return runner;
+  }
+
+  /** The session of a graph, compiled and opened on first use. */
+  session(role: GraphRole): Promise<ort.InferenceSession> {
+    let s = this.sessions.get(role);
+    if (!s) {
+      s = this.openSession(role);
+      this.sessions.set(role, s);
+      s.catch(() => this.sessions.delete(role));
+    }
+    return s;
+  }
+
+  private async openSession(role: GraphRole): Promise<ort.InferenceSession> {
+    const options = { hookLayer: this.hookLayer, computeDtype: this.computeDtype };
+    const graph: GraphBuilder =
+      role === 'train' ? buildTrainGraph(this.folder, options) : buildForwardGraph(this.folder, { ...options, tokenNll: role === 'forward-nll' });
+    const suffix = this.computeDtype === 'float64' ? '-f64' : '';
+    const compiled = compileGraph(graph, { modelDir: this.folder.dir, name: `${role}-l${this.hookLayer}${suffix}`, cacheDir: this.options.cacheDir });
+    const opened = await createSession(compiled.source, { device: this.options.device, intraOpNumThreads: this.options.intraOpNumThreads });
+    this.device = opened.device;
+    this.fallbackReason ??= opened.fallbackReason;
+    return opened.session;
+  }
+
+  /** Releases every session. */
+  async release(): Promise<void> {
+    const sessions = await Promise.allSettled([...this.sessions.values()]);
+    this.sessions.clear();
+    for (const s of sessions) if (s.status === 'fulfilled') await s.value.release();
+  }
+
+  /** r = (1 + w) * sqrt(hidden) of the hook layer's post_feedforward_layernorm: u = y / r is the latent. */
+  async hookScale(): Promise<Float64Array> {
+    const name = `model.layers.${this.hookLayer}.post_feedforward_layernorm.weight`;
+    const loc = this.folder.tensors.get(name);
+    if (!loc) throw new InputError(`${this.folder.dir}: the model has no tensor ${name}`);
+    const w = await readTensor(loc);
+    return Float64Array.from(w, (x) => (1 + x) * Math.sqrt(w.length));
+  }
+
+  /** Runs rows of prompt ids (left-padded into one batch) from an empty cache. */
+  async prefill(rows: readonly ArrayLike<number>[], steer?: readonly (SteerRow | null | undefined)[], options: { hookSites?: boolean } = {}): Promise<ForwardStep> {
+    const padded = padRowsLeft(rows, this.folder.config);
+    const empty = this.emptyCache(padded.batch);
+    const fetches = ['last_logits', ...this.presentNames(), ...(options.hookSites ? ['hook_residual', 'hook_y'] : [])];
+    const out = await this.runForward('forward', padded, empty, steer, fetches);
+    const step: ForwardStep = { logits: out.last_logits.data as FloatArray, cache: this.cacheAfter(padded, empty, out) };
+    if (options.hookSites) step.hookSites = this.unpadHookSites(padded, out);
+    return step;
+  }
+
+  /** Appends one token per row to a cache and runs it. */
+  async decode(cache: KvCache, ids: readonly number[], steer?: readonly (SteerRow | null | undefined)[]): Promise<ForwardStep> {
+    if (ids.length !== cache.batch) throw new InputError(`decode: ${ids.length} token ids for a batch of ${cache.batch} rows`);
+    checkIds(ids, this.folder.config, 'decode');
+    const step: PaddedRows = {
+      batch: cache.batch,
+      seq: 1,
+      ids: BigInt64Array.from(ids, BigInt),
+      mask: new BigInt64Array(cache.batch).fill(1n),
+      positions: BigInt64Array.from(cache.nextPosition, BigInt),
+      offsets: new Array<number>(cache.batch).fill(0),
+    };
+    const out = await this.runForward('forward', step, cache, steer, ['last_logits', ...this.presentNames()]);
+    return { logits: out.last_logits.data as FloatArray, cache: this.cacheAfter(step, cache, out) };
+  }
+
+  /** The unsteered hook-site values of every token of each row: what training caches. */
+  async hookActivations(rows: readonly ArrayLike<number>[]): Promise<HookSites[]> {
+    const padded = padRowsLeft(rows, this.folder.config);
+    const out = await this.runForward('forward', padded, this.emptyCache(padded.batch), undefined, ['hook_residual', 'hook_y']);
+    return this.unpadHookSites(padded, out);
+  }
+
+  /** Per row: the soft-capped logits of its last position and the mean NLL of ids[1:] given their prefixes. */
+  async forwardNll(rows: readonly ArrayLike<number>[], steer?: readonly (SteerRow | null | undefined)[]): Promise<{ lastLogits: FloatArray; nll: number }[]> {
+    rows.forEach((row, i) => {
+      if (row.length < 2) throw new InputError(`row ${i}: the NLL needs at least 2 token ids, got ${row.length}`);
+    });
+    const padded = padRowsLeft(rows, this.folder.config);
+    const targets = new BigInt64Array(padded.batch * padded.seq);
+    for (let i = 0; i < padded.batch; i++) {
+      for (let t = 0; t + 1 < padded.seq; t++) targets[i * padded.seq + t] = padded.ids[i * padded.seq + t + 1];
+    }
+    const out = await this.runForward('forward-nll', padded, this.emptyCache(padded.batch), steer, ['last_logits', 'token_nll'], targets);
+    const vocab = this.folder.config.vocabSize;
+    const nll = out.token_nll.data as FloatArray;
+    return rows.map((row, i) => {
+      let sum = 0;
+      for (let t = padded.offsets[i]; t + 1 < padded.seq; t++) sum += nll[i * padded.seq + t];
+      return { lastLogits: (out.last_logits.data as FloatArray).slice(i * vocab, (i + 1) * vocab), nll: sum / (row.length - 1) };
+    });
+  }
+
+  /** The steered mean NLL of a batch of training rows and its gradient with respect to n (as given) and b. */
+  async trainStep(rows: readonly TrainRow[], plane: PlaneValues, alpha: number): Promise<TrainStep> {
+    const c = this.folder.config;
+    const hidden = c.hiddenSize;
+    const padded = padRowsLeft(rows.map((r) => r.ids), c);
+    const { batch, seq } = padded;
+    const residual = new Float64Array(batch * seq * hidden);
+    const y = new Float64Array(batch * seq * hidden);
+    const targets = new BigInt64Array(batch * seq);
+    const labels = new Float64Array(batch * seq);
+    const steered = new Uint8Array(batch * seq);
+    rows.forEach((row, i) => {
+      const len = row.ids.length;
+      const what = `training row ${i}`;
+      if (row.residual.length !== len * hidden || row.y.length !== len * hidden) {
+        throw new InputError(`${what}: hook sites of ${row.residual.length} and ${row.y.length} values, expected ${len} positions x ${hidden}`);
+      }
+      const at = i * seq + padded.offsets[i];
+      residual.set(Array.from(row.residual), at * hidden);
+      y.set(Array.from(row.y), at * hidden);
+      const labelled = row.labels ? steeredPositions(row.labels, len, `${what} labels`) : Array.from({ length: len }, (_, t) => t < len - 1);
+      steeredPositions(row.steered, len, `${what} steered positions`).forEach((f, t) => (steered[at + t] = f ? 1 : 0));
+      labelled.forEach((f, t) => {
+        if (!f) return;
+        if (t + 1 >= len) throw new InputError(`${what}: position ${t} is labelled but has no next token`);
+        targets[at + t] = BigInt(row.ids[t + 1]);
+        labels[at + t] = 1;
+      });
+    });
+    if (!labels.some((l) => l === 1)) throw new InputError('a training step needs at least one labelled position');
+    if (plane.n.length !== hidden) throw new InputError(`the plane has ${plane.n.length} entries, expected the model's hidden size ${hidden}`);
+
+    const float = (data: ArrayLike<number>, dims: number[]) => this.floats(data, dims);
+    const feeds: Record<string, HostTensor> = {
+      hook_residual: float(residual, [batch, seq, hidden]),
+      hook_y: float(y, [batch, seq, hidden]),
+      target_ids: i64(targets, [batch, seq]),
+      label_mask: float(labels, [batch, seq]),
+      attention_mask: i64(padded.mask, [batch, seq]),
+      position_ids: i64(padded.positions, [batch, seq]),
+      plane_n: float(Array.from(plane.n, (v, k) => finite(v, `the plane's n[${k}]`)), [hidden]),
+      plane_b: float([finite(plane.b, "the plane's b")], []),
+      alpha: float([finite(alpha, 'alpha')], []),
+      steer_mask: bool(steered, [batch, seq]),
+    };
+    const out = await runSession(await this.session('train'), feeds);
+    return { loss: Number(out.loss.data[0]), gradN: out.grad_n.data as FloatArray, gradB: Number(out.grad_b.data[0]) };
+  }
+
+  // ---------------------------------------------------------------- plumbing
+
+  private floats(data: ArrayLike<number>, dims: readonly number[]): HostTensor {
+    return this.computeDtype === 'float64'
+      ? { dtype: 'float64', data: Float64Array.from(data), dims }
+      : { dtype: 'float32', data: Float32Array.from(data), dims };
+  }
+
+  private emptyCache(batch: number): KvCache {
+    const c = this.folder.config;
+    const none = () => this.floats([], [batch, c.numKeyValueHeads, 0, c.headDim]);
+    return {
+      batch,
+      length: 0,
+      keys: Array.from({ length: c.numHiddenLayers }, none),
+      values: Array.from({ length: c.numHiddenLayers }, none),
+      mask: new BigInt64Array(0),
+      nextPosition: new Array<number>(batch).fill(0),
+    };
+  }
+
+  private async runForward(
+    role: 'forward' | 'forward-nll',
+    rows: PaddedRows,
+    cache: KvCache,
+    steer: readonly (SteerRow | null | undefined)[] | undefined,
+    fetches: string[],
+    targets?: BigInt64Array,
+  ): Promise<Record<string, HostTensor>> {
+    const c = this.folder.config;
+    const { batch, seq } = rows;
+    const total = cache.length + seq;
+    const mask = new BigInt64Array(batch * total);
+    for (let i = 0; i < batch; i++) {
+      mask.set(cache.mask.subarray(i * cache.length, (i + 1) * cache.length), i * total);
+      mask.set(rows.mask.subarray(i * seq, (i + 1) * seq), i * total + cache.length);
+    }
+    const lengths = rows.offsets.map((o) => seq - o);
+    const plane = steerFeeds(steer, lengths, seq, c.hiddenSize);
+    const feeds: Record<string, HostTensor> = {
+      input_ids: i64(rows.ids, [batch, seq]),
+      attention_mask: i64(mask, [batch, total]),
+      position_ids: i64(rows.positions, [batch, seq]),
+      plane_n: this.floats(plane.n, [batch, c.hiddenSize]),
+      plane_b: this.floats(plane.b, [batch]),
+      alpha: this.floats(plane.alpha, [batch]),
+      steer_mask: bool(plane.steered, [batch, seq]),
+    };
+    for (let i = 0; i < c.numHiddenLayers; i++) {
+      feeds[pastKeyName(i)] = cache.keys[i];
+      feeds[pastValueName(i)] = cache.values[i];
+    }
+    if (targets) feeds.target_ids = i64(targets, [batch, seq]);
+    return runSession(await this.session(role), feeds, fetches);
+  }
+
+  private presentNames(): string[] {
+    return Array.from({ length: this.folder.config.numHiddenLayers }, (_, i) => [presentKeyName(i), presentValueName(i)]).flat();
+  }
+
+  private cacheAfter(rows: PaddedRows, before: KvCache, out: Record<string, HostTensor>): KvCache {
+    const { batch, seq } = rows;
+    const c = this.folder.config;
+    const length = before.length + seq;
+    const mask = new BigInt64Array(batch * length);
+    const nextPosition = before.nextPosition.slice();
+    for (let i = 0; i < batch; i++) {
+      mask.set(before.mask.subarray(i * before.length, (i + 1) * before.length), i * length);
+      mask.set(rows.mask.subarray(i * seq, (i + 1) * seq), i * length + before.length);
+      nextPosition[i] = Number(rows.positions[i * seq + seq - 1]) + 1;
+    }
+    return {
+      batch,
+      length,
+      keys: Array.from({ length: c.numHiddenLayers }, (_, i) => out[presentKeyName(i)]),
+      values: Array.from({ length: c.numHiddenLayers }, (_, i) => out[presentValueName(i)]),
+      mask,
+      nextPosition,
+    };
+  }
+
+  private unpadHookSites(rows: PaddedRows, out: Record<string, HostTensor>): HookSites[] {
+    const hidden = this.folder.config.hiddenSize;
+    const residual = out.hook_residual.data as FloatArray;
+    const y = out.hook_y.data as FloatArray;
+    return rows.offsets.map((offset, i) => {
+      const from = (i * rows.seq + offset) * hidden;
+      const to = (i + 1) * rows.seq * hidden;
+      return { residual: residual.slice(from, to), y: y.slice(from, to) };
+    });
+  }
+}
