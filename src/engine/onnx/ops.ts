@@ -478,20 +478,30 @@ function clampIndex(i: number, dim: number): number {
   return Math.min(dim, Math.max(0, i < 0 ? i + dim : i));
 }
 
-/** Zero-pads `x` along `axis` so that its values start at `before` in a dim of size `full`: the slice's gradient. */
+/**
+ * Zero-pads `x` along `axis` so that its values start at `before` in a dim of size `full`: the slice's gradient.
+ * The pads cover every axis (no `axes` input): onnxruntime 1.30's transpose optimizer rewrites a Pad with
+ * `axes` as if its pads covered every axis, which breaks the graph at run time.
+ */
 function padAlong(x: Tensor, axis: number, before: Dim, full: Dim): Tensor {
   const g = x.graph;
   const size = x.shape[axis];
+  const rank = x.rank;
   let pads: Tensor;
   if (typeof before === 'number' && typeof full === 'number' && typeof size === 'number') {
-    pads = int64Vector(x, [before, full - before - size]);
+    const values = new Array<number>(2 * rank).fill(0);
+    values[axis] = before;
+    values[rank + axis] = full - before - size;
+    pads = int64Vector(x, values);
   } else {
     const b = typeof before === 'number' ? int64Vector(x, [before]) : runtimeDim(x, before, full);
     const after = plain('Sub', plain('Sub', g.dimTensor(full), b), typeof size === 'number' ? int64Vector(x, [size]) : g.dimTensor(size));
-    pads = g.emit('Concat', [b, after], { axis: { i: 0 } }, [{ dtype: 'int64', shape: [2] }])[0];
+    const zeros = (k: number) => (k > 0 ? [int64Vector(x, new Array<number>(k).fill(0))] : []);
+    const parts = [...zeros(axis), b, ...zeros(rank - axis - 1), ...zeros(axis), after, ...zeros(rank - axis - 1)];
+    pads = g.emit('Concat', parts, { axis: { i: 0 } }, [{ dtype: 'int64', shape: [2 * rank] }])[0];
   }
   const shape = x.shape.map((d, i) => (i === axis ? full : d));
-  return emit1('Pad', [x, pads, g.scalar(0, x.dtype), int64Vector(x, [axis])], {}, x.dtype, shape, ([gy], [nx]) => [
+  return emit1('Pad', [x, pads, g.scalar(0, x.dtype)], {}, x.dtype, shape, ([gy], [nx]) => [
     nx && gy ? sliceBetween(gy, axis, before, addDims(before, size), size) : null,
   ]);
 }

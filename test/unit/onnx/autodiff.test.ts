@@ -95,3 +95,11 @@ test('an op without a gradient rule on the path is named in the error', () => {
   assert.deepEqual(gx.shape, [3]);
   assert.throws(() => gradients(g, loss, [y, x]).length, /Erf .* has no gradient rule/);
 });
+
+test('slice gradients after a transpose run (rotate-half shape; onnxruntime once mis-optimised Pad with axes)', async () => {
+  await checkGradients('rotate-half', [{ values: uniform(r, [2, 3, 4]) }], ([x]) => {
+    const t = op.transpose(x, [0, 2, 1]); // [2, 4, 3]
+    const half = op.concat([op.neg(op.slice(t, 1, 2)), op.slice(t, 1, 0, 2)], 1);
+    return op.mul(op.transpose(half, [0, 2, 1]), x);
+  });
+});
