@@ -68,13 +68,23 @@ export function compileGraph(graph: GraphBuilder, options: CompileOptions): Comp
   if (sameContent(inCache, bytes)) return fromCache(true);
   try {
     writeAtomically(inModel, bytes);
+    removeStale(modelDir, options.name, fileName);
     return { source: inModel, file: inModel, inCacheFolder: false, reused: false, hash };
   } catch (e) {
     if (!isNotWritable(e)) throw e;
   }
   fs.mkdirSync(cacheDir, { recursive: true });
   writeAtomically(inCache, bytes);
+  removeStale(cacheDir, options.name, fileName);
   return fromCache(false);
+}
+
+/** Deletes the files of earlier compiles of the same graph role (another hash) from `dir`. */
+function removeStale(dir: string, name: string, current: string): void {
+  const stale = new RegExp(`^microsteer-${name.replace(/\./g, '\\.')}-[0-9a-f]{16}\\.onnx$`);
+  for (const file of fs.readdirSync(dir)) {
+    if (file !== current && stale.test(file)) fs.rmSync(path.join(dir, file), { force: true });
+  }
 }
 
 function defaultCacheDir(): string {

@@ -58,9 +58,12 @@ test('written next to the weights, reused for the same graph, a new file for ano
     assert.equal(again.file, first.file);
     assert.equal(fs.statSync(again.file).mtimeMs, mtime);
 
+    const train = compileGraph(graph(loc, 5), { modelDir: dir, name: 'train' });
     const other = compileGraph(graph(loc, 3), { modelDir: dir, name: 'forward' });
     assert.notEqual(other.file, first.file);
     assert.equal(other.reused, false);
+    assert.ok(!fs.existsSync(first.file), "a new compile of a role removes that role's stale file");
+    assert.ok(fs.existsSync(train.file), "another role's file stays");
     const keyed = compileGraph(graph(loc, 2), { modelDir: dir, name: 'forward', key: 'config-v2' });
     assert.notEqual(keyed.file, first.file);
     assert.ok(!fs.existsSync(path.join(dir, 'unused-cache')), 'the cache folder is not touched while the model folder is writable');
