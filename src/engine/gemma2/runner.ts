@@ -85,7 +85,7 @@ export interface PlaneValues {
   b: number;
 }
 
-type GraphRole = 'forward' | 'forward-nll' | 'train';
+type GraphRole = 'forward' | 'forward-nll' | 'train' | 'train-loss';
 
 export class Gemma2Runner {
   /** Where the sessions run, and why not on CUDA when that was tried and failed. */
@@ -124,7 +124,9 @@ export class Gemma2Runner {
   private async openSession(role: GraphRole): Promise<ort.InferenceSession> {
     const options = { hookLayer: this.hookLayer, computeDtype: this.computeDtype };
     const graph: GraphBuilder =
-      role === 'train' ? buildTrainGraph(this.folder, options) : buildForwardGraph(this.folder, { ...options, tokenNll: role === 'forward-nll' });
+      role === 'train' || role === 'train-loss'
+        ? buildTrainGraph(this.folder, { ...options, gradients: role === 'train' })
+        : buildForwardGraph(this.folder, { ...options, tokenNll: role === 'forward-nll' });
     const suffix = this.computeDtype === 'float64' ? '-f64' : '';
     const compiled = compileGraph(graph, { modelDir: this.folder.dir, name: `${role}-l${this.hookLayer}${suffix}`, cacheDir: this.options.cacheDir });
     const opened = await createSession(compiled.source, { device: this.options.device, intraOpNumThreads: this.options.intraOpNumThreads });
@@ -205,6 +207,17 @@ export class Gemma2Runner {
 
   /** The steered mean NLL of a batch of training rows and its gradient with respect to n (as given) and b. */
   async trainStep(rows: readonly TrainRow[], plane: PlaneValues, alpha: number): Promise<TrainStep> {
+    const out = await runSession(await this.session('train'), this.trainFeeds(rows, plane, alpha));
+    return { loss: Number(out.loss.data[0]), gradN: out.grad_n.data as FloatArray, gradB: Number(out.grad_b.data[0]) };
+  }
+
+  /** The same loss as trainStep without the reverse sweep (the benchmark's baseline for a step's cost). */
+  async trainLoss(rows: readonly TrainRow[], plane: PlaneValues, alpha: number): Promise<number> {
+    const out = await runSession(await this.session('train-loss'), this.trainFeeds(rows, plane, alpha));
+    return Number(out.loss.data[0]);
+  }
+
+  private trainFeeds(rows: readonly TrainRow[], plane: PlaneValues, alpha: number): Record<string, HostTensor> {
     const c = this.folder.config;
     const hidden = c.hiddenSize;
     const padded = padRowsLeft(rows.map((r) => r.ids), c);
@@ -236,7 +249,7 @@ export class Gemma2Runner {
     if (plane.n.length !== hidden) throw new InputError(`the plane has ${plane.n.length} entries, expected the model's hidden size ${hidden}`);
 
     const float = (data: ArrayLike<number>, dims: number[]) => this.floats(data, dims);
-    const feeds: Record<string, HostTensor> = {
+    return {
       hook_residual: float(residual, [batch, seq, hidden]),
       hook_y: float(y, [batch, seq, hidden]),
       target_ids: i64(targets, [batch, seq]),
@@ -248,8 +261,6 @@ export class Gemma2Runner {
       alpha: float([finite(alpha, 'alpha')], []),
       steer_mask: bool(steered, [batch, seq]),
     };
-    const out = await runSession(await this.session('train'), feeds);
-    return { loss: Number(out.loss.data[0]), gradN: out.grad_n.data as FloatArray, gradB: Number(out.grad_b.data[0]) };
   }
 
   // ---------------------------------------------------------------- plumbing

@@ -32,6 +32,8 @@ import { hookScale, steerHookSite } from './steeringHook';
 export interface TrainGraphOptions {
   hookLayer: number;
   computeDtype?: ComputeDType;
+  /** false: the loss alone (the same upper layers without the reverse sweep), for the benchmark's baseline. */
+  gradients?: boolean;
 }
 
 export function buildTrainGraph(folder: ModelFolder, options: TrainGraphOptions): GraphBuilder {
@@ -59,9 +61,11 @@ export function buildTrainGraph(folder: ModelFolder, options: TrainGraphOptions)
 
   const nll = tokenNll(logits(ctx, hidden), targetIds);
   const loss = div(reduceSum(mul(nll, labelMask), [0, 1]), reduceSum(labelMask, [0, 1]));
-  const [gradN, gradB] = gradients(g, loss, [n, b]);
   g.output('loss', loss);
-  g.output('grad_n', gradN);
-  g.output('grad_b', gradB);
+  if (options.gradients !== false) {
+    const [gradN, gradB] = gradients(g, loss, [n, b]);
+    g.output('grad_n', gradN);
+    g.output('grad_b', gradB);
+  }
   return g;
 }

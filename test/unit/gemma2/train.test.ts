@@ -107,3 +107,11 @@ test('steering only the last position of a sequence leaves its NLL unchanged: ze
   const notebook = await runner64.trainStep(cut, plane, ALPHA);
   assert.ok(Math.abs(notebook.gradB) > 1e-6);
 });
+
+test('the loss-only train graph (the benchmark baseline) gives the same loss as the gradient graph', async () => {
+  const rows = await trainRows(runner32);
+  const step = await runner32.trainStep(rows, plane, ALPHA);
+  const loss = await runner32.trainLoss(rows, plane, ALPHA);
+  // Same float32 forward nodes in both graphs; onnxruntime may fuse them differently: 1e-6 relative.
+  assert.ok(Math.abs(loss - step.loss) <= 1e-6 * Math.abs(step.loss), `${loss} vs ${step.loss}`);
+});

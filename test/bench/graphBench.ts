@@ -1,0 +1,74 @@
+/**
+ * The compiled graphs' costs (issue 3): compile and session-load time, prefill and decode throughput
+ * (batch 1 and 4), and a training step against a forward pass of the same upper layers.
+ */
+import { rmSync, readdirSync } from 'node:fs';
+import * as path from 'node:path';
+import { Gemma2Runner, type TrainRow } from '../../src/engine/gemma2/runner';
+import { buildForwardGraph } from '../../src/engine/gemma2/forwardGraph';
+import { buildTrainGraph } from '../../src/engine/gemma2/trainGraph';
+import { defaultHookLayer } from '../../src/engine/model/config';
+import { openModelFolder } from '../../src/engine/model/modelFolder';
+import { compileGraph } from '../../src/engine/onnx/compileCache';
+import { createSession } from '../../src/engine/runtime/session';
+import { SeededRandom } from '../../src/engine/random';
+import { medianMs, timeMs, type Measurement } from './report';
+
+function ids(count: number, seed: number): number[] {
+  const rng = new SeededRandom(seed);
+  return [2, ...Array.from({ length: count - 1 }, () => rng.integer(3, 20000))];
+}
+
+export async function graphBench(model: string, dir: string, repeat: number): Promise<Measurement[]> {
+  const out: Measurement[] = [];
+  const add = (metric: string, value: number, unit: string, detail: string) => out.push({ model, metric, value, unit, detail });
+  const folder = await openModelFolder(dir);
+  const hookLayer = defaultHookLayer(folder.config);
+
+  // A cold compile: remove earlier compiled graphs so that the file is written again.
+  for (const f of readdirSync(dir)) if (/^microsteer-.*\.onnx$/.test(f)) rmSync(path.join(dir, f));
+  let forward!: ReturnType<typeof compileGraph>;
+  let train!: ReturnType<typeof compileGraph>;
+  add('compile forward graph', await timeMs(() => (forward = compileGraph(buildForwardGraph(folder, { hookLayer }), { modelDir: dir, name: `forward-l${hookLayer}` }))), 'ms', 'build + serialise + write');
+  add('compile train graph', await timeMs(() => (train = compileGraph(buildTrainGraph(folder, { hookLayer }), { modelDir: dir, name: `train-l${hookLayer}` }))), 'ms', 'build + autodiff + serialise + write');
+  for (const [name, compiled] of [['forward', forward], ['train', train]] as const) {
+    const t0 = performance.now();
+    const { session } = await createSession(compiled.source, { device: 'cpu' });
+    add(`load ${name} session`, performance.now() - t0, 'ms', 'onnxruntime CPU');
+    await session.release();
+  }
+
+  const runner = await Gemma2Runner.open(folder, { device: 'cpu', hookLayer });
+  try {
+    const prompt = ids(128, 1);
+    const prefillMs = await medianMs(repeat, () => runner.prefill([prompt]));
+    add('prefill', (prompt.length / prefillMs) * 1000, 'tokens/s', `batch 1, ${prompt.length} tokens, median of ${repeat}`);
+
+    const steps = 32;
+    for (const batch of [1, 4]) {
+      const rows = Array.from({ length: batch }, (_, i) => ids(16, 10 + i));
+      const decodeMs = await medianMs(repeat, async () => {
+        let step = await runner.prefill(rows);
+        for (let s = 0; s < steps; s++) step = await runner.decode(step.cache, rows.map((_, i) => 3 + ((s + i) % 1000)));
+      });
+      const prefill = await medianMs(repeat, () => runner.prefill(rows));
+      add(`decode batch ${batch}`, ((batch * steps) / (decodeMs - prefill)) * 1000, 'tokens/s', `${steps} steps after a 16-token prefill, median of ${repeat}`);
+    }
+
+    const examples = Array.from({ length: 4 }, (_, i) => ids(24, 100 + i));
+    const sites = await runner.hookActivations(examples);
+    const rows: TrainRow[] = examples.map((e, i) => ({ ids: e, ...sites[i] }));
+    const rng = new SeededRandom(7);
+    const n = Array.from({ length: folder.config.hiddenSize }, () => rng.normal());
+    const plane = { n, b: 0.1 };
+    const stepMs = await medianMs(repeat, () => runner.trainStep(rows, plane, 1));
+    const lossMs = await medianMs(repeat, () => runner.trainLoss(rows, plane, 1));
+    const upper = `layers ${hookLayer + 1}..${folder.config.numHiddenLayers - 1} + head`;
+    add('train step (loss + gradients)', stepMs, 'ms', `4 rows x 24 tokens, ${upper}, median of ${repeat}`);
+    add('upper-layer forward (loss only)', lossMs, 'ms', `same rows and layers, no reverse sweep`);
+    add('train step / forward of the same layers', stepMs / lossMs, 'ratio', 'measured in this run');
+  } finally {
+    await runner.release();
+  }
+  return out;
+}
