@@ -1,0 +1,157 @@
+/**
+ * Steered, streaming generation of one prompt for several rows (an alpha, with or without a plane)
+ * at once: one batched prefill of the prompt, then one batched decode per step. Each row samples
+ * from its own SeededRandom(seed) and stops on its own, so a row of a comparison equals its run alone.
+ * A row that has stopped keeps decoding an unsteered pad token (its outputs are ignored): attention
+ * never crosses rows, so this changes nothing for the others and keeps the KV cache one batch.
+ */
+import type { GenerationResult, GenerationRow, SamplingOptions, StopReason } from '../../protocol';
+import { InputError } from '../errors';
+import type { Gemma2Runner } from '../gemma2/runner';
+import type { SteerRow } from '../gemma2/batchRows';
+import { parsePlane } from '../plane';
+import { SeededRandom } from '../random';
+import type { StreamDecoder, Tokenizer } from '../tokenizer';
+import { sampleToken } from './sampler';
+import { resolveSampling, type ResolvedSampling } from './samplingOptions';
+
+/** What generation needs of a runner (a wrapper may stand in for one in tests). */
+export type GenerationRunner = Pick<Gemma2Runner, 'folder' | 'hookLayer' | 'prefill' | 'decode'>;
+
+export interface GenerationRequest {
+  prompt: string;
+  rows: GenerationRow[];
+  sampling: SamplingOptions;
+}
+
+export interface GenerationHooks {
+  /** A text delta of one row; a row's deltas concatenate to its final text. */
+  onDelta?(row: number, text: string): void;
+  /** Checked before every step: the run stops, flushes and returns the rows so far as 'cancelled'. */
+  signal?: AbortSignal;
+}
+
+export interface GeneratedRow {
+  /** The decode of `ids`. */
+  text: string;
+  /** Generated tokens in the text (the stop token is not one of them). */
+  tokens: number;
+  stopReason: StopReason;
+  ids: number[];
+}
+
+export interface Generation extends GenerationResult {
+  rows: GeneratedRow[];
+}
+
+export async function generate(
+  runner: GenerationRunner,
+  tokenizer: Tokenizer,
+  request: GenerationRequest,
+  hooks: GenerationHooks = {},
+): Promise<Generation> {
+  const sampling = resolveSampling(request.sampling);
+  if (typeof request.prompt !== 'string' || request.prompt.length === 0) throw new InputError('the prompt is empty: generation needs a prompt to continue');
+  if (!Array.isArray(request.rows) || request.rows.length === 0) throw new InputError('a generation needs at least one row (an alpha, with or without a plane)');
+  const steering = request.rows.map((row, i) => rowSteering(row, i, runner, sampling));
+  const promptIds = encodePrompt(tokenizer, request.prompt, sampling.chatTemplate);
+  const rows = request.rows.map((_, i) => new RowStream(i, tokenizer, sampling.seed, hooks.onDelta));
+
+  const { vocabSize, padTokenId } = runner.folder.config;
+  const eos = new Set(tokenizer.eosIds);
+  const cancelled = () => hooks.signal?.aborted === true;
+  if (!cancelled()) {
+    let step = await runner.prefill(
+      rows.map(() => promptIds),
+      steering.map((s) => s.prompt),
+    );
+    for (let token = 1; ; token++) {
+      rows.forEach((row, i) => {
+        if (!row.active) return;
+        const logits = step.logits.subarray(i * vocabSize, (i + 1) * vocabSize);
+        row.take(sampleToken(logits, sampling, row.random, `row ${i}, token ${token}`), eos, sampling.maxNewTokens);
+      });
+      if (!rows.some((row) => row.active) || cancelled()) break;
+      step = await runner.decode(
+        step.cache,
+        rows.map((row) => (row.active ? row.ids[row.ids.length - 1] : padTokenId)),
+        rows.map((row, i) => (row.active ? steering[i].generated : null)),
+      );
+    }
+  }
+  for (const row of rows) if (row.active) row.stop('cancelled');
+  return { rows: rows.map((row) => row.result(tokenizer)) };
+}
+
+/** The prompt's ids with one BOS, raw or wrapped as a user turn in the model's chat template. */
+function encodePrompt(tokenizer: Tokenizer, prompt: string, chatTemplate: boolean): number[] {
+  const text = chatTemplate ? tokenizer.applyChatTemplate([{ role: 'user', content: prompt }]) : prompt;
+  return tokenizer.encode(text, { addBos: true });
+}
+
+/** A row's steering over the prompt and over generated tokens; null for both when unsteered. */
+interface RowSteering {
+  prompt: SteerRow | null;
+  generated: SteerRow | null;
+}
+
+function rowSteering(row: GenerationRow, i: number, runner: GenerationRunner, sampling: ResolvedSampling): RowSteering {
+  const what = `row ${i}`;
+  if (typeof row !== 'object' || row === null) throw new InputError(`${what}: expected { alpha, plane? }`);
+  if (typeof row.alpha !== 'number' || !Number.isFinite(row.alpha)) throw new InputError(`${what}: alpha must be a finite number, got ${String(row.alpha)}`);
+  if (row.plane === undefined) return { prompt: null, generated: null };
+  const plane = parsePlane(row.plane, `${what} plane`, runner.folder.config);
+  if (plane.layer !== runner.hookLayer) {
+    throw new InputError(
+      `${what} plane: it steers layer ${plane.layer}, but the model was opened with its hook at layer ${runner.hookLayer}; open it at layer ${plane.layer} to use this plane`,
+    );
+  }
+  // alpha 0 is the comparison's baseline: the unsteered model (the hook itself would still subtract s * n).
+  if (row.alpha === 0) return { prompt: null, generated: null };
+  const steer = { n: plane.n, b: plane.b, alpha: row.alpha };
+  return { prompt: { ...steer, positions: sampling.steerPrompt }, generated: { ...steer, positions: 'all' } };
+}
+
+/** One row's generated ids, its own random stream, and its text as streamed deltas. */
+class RowStream {
+  readonly ids: number[] = [];
+  readonly random: SeededRandom;
+  private readonly decoder: StreamDecoder;
+  private stopReason: StopReason | undefined;
+
+  constructor(
+    private readonly index: number,
+    tokenizer: Tokenizer,
+    seed: number,
+    private readonly onDelta: GenerationHooks['onDelta'],
+  ) {
+    this.random = new SeededRandom(seed);
+    this.decoder = tokenizer.createStreamDecoder();
+  }
+
+  get active(): boolean {
+    return this.stopReason === undefined;
+  }
+
+  /** A sampled token: the end of the row, or one more token of its text. */
+  take(id: number, eos: ReadonlySet<number>, maxNewTokens: number): void {
+    if (eos.has(id)) return this.stop('eos');
+    this.ids.push(id);
+    this.emit(this.decoder.push(id));
+    if (this.ids.length >= maxNewTokens) this.stop('maxTokens');
+  }
+
+  stop(reason: StopReason): void {
+    this.stopReason = reason;
+    this.emit(this.decoder.flush());
+  }
+
+  result(tokenizer: Tokenizer): GeneratedRow {
+    if (this.stopReason === undefined) throw new Error(`row ${this.index} has not stopped`);
+    return { text: tokenizer.decode(this.ids), tokens: this.ids.length, stopReason: this.stopReason, ids: this.ids };
+  }
+
+  private emit(text: string): void {
+    if (text !== '') this.onDelta?.(this.index, text);
+  }
+}
