@@ -10,6 +10,8 @@ const entries = [
   { in: 'src/extension/extension.ts', out: 'extension' },
   { in: 'src/cli/main.ts', out: 'cli', banner: '#!/usr/bin/env node' },
   { in: 'src/engine/server.ts', out: 'engine' },
+  // The steering panel's front end runs in the webview (a browser): one self-contained script, toolkit included.
+  { in: 'webview/main.ts', out: 'webview', options: { platform: 'browser', format: 'iife', target: 'es2022' } },
 ].filter((e) => existsSync(e.in));
 
 const contexts = await Promise.all(
@@ -25,6 +27,7 @@ const contexts = await Promise.all(
       external,
       banner: e.banner ? { js: e.banner } : undefined,
       logLevel: 'warning',
+      ...e.options,
     }),
   ),
 );

@@ -4,10 +4,11 @@
  * the workspace settings are untrusted input).
  */
 import type { ModelSummary } from './engine/model/types';
+import type { Device } from './engine/runtime/session';
 
 export type { ModelSummary };
+export type { Device } from './engine/runtime/session';
 
-export type Device = 'auto' | 'cuda' | 'cpu';
 
 /** How training computes the MLE term (DESIGN.md section 1). */
 export type MleMode = 'sequence' | 'notebook';
@@ -84,6 +85,8 @@ export interface PlaneSpec {
   /** base64 little-endian float32, or numbers. */
   n: string | number[];
   b: number;
+  /** The model it was trained on, when known (a PlaneRecord has it): the engine refuses a plane from another model. */
+  model?: ModelIdentity;
 }
 
 export interface SamplingOptions {
@@ -115,6 +118,60 @@ export const SAMPLING_DEFAULTS = {
 export interface GenerationRow {
   plane?: PlaneSpec;
   alpha: number;
+  /** A steering vector added to the residual stream (with or without a plane). */
+  vector?: VectorSteering;
+  /** A direction removed from the residual stream. */
+  ablate?: AblationSteering;
+}
+
+/** A vector as stored: base64 of little-endian float32, or numbers. */
+export type VectorValues = string | number[];
+
+/**
+ * Steering by vectors: `coefficient * values[i]` is added to the residual stream after decoder layer
+ * `layers[i]`, at every position of the row (prompt and generated tokens).
+ */
+export interface VectorSteering {
+  layers: number[];
+  /** One vector per layer (in the order of `layers`), or one vector for every layer. */
+  values: VectorValues[];
+  coefficient: number;
+  /** The model the vectors come from, when known: the engine refuses vectors from another model. */
+  model?: ModelIdentity;
+}
+
+/** Directional ablation: the direction (normalised by the engine) removed from the residual stream after each of `layers`. */
+export interface AblationSteering {
+  direction: VectorValues;
+  /** Decoder layers, or every layer. */
+  layers: number[] | 'all';
+  model?: ModelIdentity;
+}
+
+/** How a mean-difference vector was taken. */
+export interface MeanDifferenceSettings {
+  /** `last`: each example's last token; `mean`: the mean over its tokens after BOS. */
+  position: 'last' | 'mean';
+  chatTemplate: boolean;
+  sourceExamples: number;
+  targetExamples: number;
+}
+
+/**
+ * Mean-difference steering vectors as stored in settings (beside the planes) and vector files:
+ * `vectors[i] = mean(target) - mean(source)` of the residual stream after decoder layer `layers[i]`.
+ * A record imported from a GGUF control vector has no `model` and no `settings`, but `imported`.
+ */
+export interface MeanDifferenceRecord {
+  kind: 'meanDifference';
+  /** Ascending decoder layers. */
+  layers: number[];
+  /** base64 little-endian float32 [hidden], one per layer. */
+  vectors: string[];
+  model?: ModelIdentity;
+  settings?: MeanDifferenceSettings;
+  imported?: { file: string; modelHint: string | null };
+  createdAt: string;
 }
 
 export type StopReason = 'eos' | 'maxTokens' | 'cancelled';
@@ -166,6 +223,25 @@ export const EngineMethods = {
   token: 'engine/token',
 } as const;
 
+/**
+ * Error codes of engine responses, outside JSON-RPC's reserved range except `internal`. The message is kept
+ * as the engine wrote it; `input` marks an InputError (bad input: the message is for the user).
+ */
+export const EngineErrorCodes = {
+  input: 1001,
+  /** The request was cancelled ($/cancelRequest); LSP's RequestCancelled code. */
+  cancelled: -32800,
+  internal: -32603,
+} as const;
+
+/** The `data` of an engine error response. */
+export interface EngineErrorData {
+  /** The error's class name on the engine side. */
+  name: string;
+  /** For a training stopped by non-finite values: the last good plane, as the trainer reported it. */
+  lastGood?: unknown;
+}
+
 export interface TrainProgressNotification {
   requestId: string;
   progress: TrainProgress;
@@ -176,3 +252,82 @@ export interface TokenNotification {
   row: number;
   text: string;
 }
+
+// ------------------------------------------------------------------ steering panel (webview <-> extension host)
+// The panel's webview is untrusted input: the host checks every message it receives against these types
+// and PANEL_LIMITS (src/extension/panelMessages.ts) before using it.
+
+/** A plane as the panel lists it: what the picker and the loss chart show (never the vector itself). */
+export interface PanelPlane {
+  name: string;
+  layer: number;
+  b: number;
+  finalLoss: number;
+  lossHistory: number[];
+  model: ModelIdentity;
+}
+
+/** Sampling as the panel sends it: every field present. */
+export type PanelSampling = Required<SamplingOptions>;
+
+/** One comparison: the prompt continued once per alpha, all rows in one batched engine run. */
+export interface PanelGenerateParams {
+  prompt: string;
+  planeName: string;
+  /** One column each, in order; alpha 0 is the unsteered baseline (a row without the plane). */
+  alphas: number[];
+  sampling: PanelSampling;
+}
+
+/** Bounds of what the panel may ask for; the webview's controls use the same ranges. */
+export const PANEL_LIMITS = {
+  maxAlphas: 8,
+  alphaMin: -5,
+  alphaMax: 10,
+  alphaStep: 0.1,
+  maxPromptChars: 50_000,
+  maxPlaneNameChars: 200,
+  /** Of a column's text sent back for copy or insert. */
+  maxTextChars: 1_000_000,
+  maxTemperature: 10,
+  maxTopK: 1_000_000,
+  maxNewTokens: 4096,
+  maxSeed: 0xffffffff,
+} as const;
+
+export type WebviewToHostMessage =
+  /** The webview has loaded (first time, after being hidden, or after a reload) and wants the current state. */
+  | { type: 'ready' }
+  | { type: 'generate'; params: PanelGenerateParams }
+  | { type: 'stop' }
+  | { type: 'copy'; text: string }
+  | { type: 'insert'; text: string };
+
+export type PanelRunState = 'running' | 'done' | 'cancelled' | 'failed';
+
+/** One column of a comparison: its alpha, the text so far and, once ended, how it ended. */
+export interface PanelColumn {
+  alpha: number;
+  text: string;
+  tokens?: number;
+  stopReason?: StopReason;
+}
+
+/** A comparison as the host knows it; sent whole when it starts, ends, or a webview (re)loads. */
+export interface PanelRun {
+  /** Increases within one extension host session; deltas of other runs are ignored. */
+  runId: number;
+  planeName: string;
+  state: PanelRunState;
+  columns: PanelColumn[];
+  /** Why it failed. */
+  error?: string;
+}
+
+export type HostToWebviewMessage =
+  | { type: 'planes'; planes: PanelPlane[]; activePlane: string | null }
+  | { type: 'engineState'; text: string }
+  | { type: 'run'; run: PanelRun }
+  /** Text appended to one column of a running comparison. */
+  | { type: 'delta'; runId: number; column: number; text: string }
+  | { type: 'notice'; level: 'info' | 'error'; text: string };

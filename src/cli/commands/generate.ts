@@ -1,0 +1,48 @@
+/** `microsteer generate`: continue a prompt, optionally steered by a plane, streaming the text to stdout. */
+import type { Command } from '../command';
+import { parseCommandArgs, parseNumber, requireOption } from '../args';
+import { withEngine } from '../engineSession';
+import { SAMPLING_FLAGS, SAMPLING_USAGE, parseSampling, readPlaneSpec } from '../generationArgs';
+import { InputError } from '../../engine/errors';
+import type { GenerationRow } from '../../protocol';
+import { parseDevice } from './deviceOption';
+
+export const generateCommand: Command = {
+  name: 'generate',
+  summary: 'continue a prompt, optionally steered by a plane, streaming the text',
+  usage: `usage: microsteer generate --model DIR [--plane FILE --alpha A] --prompt "..." [options]
+
+Streams the generated text to stdout as it comes. Ctrl-C stops it (exit code 130).
+
+  --model DIR         the model folder
+  --prompt TEXT       the text to continue
+  --plane FILE        a plane file (from microsteer train)
+  --alpha A           steering strength (required with --plane; 0 = unsteered)
+${SAMPLING_USAGE}
+  --device D          auto (default), cpu or cuda`,
+
+  async run(argv) {
+    const v = parseCommandArgs(argv, {
+      model: { type: 'string' },
+      prompt: { type: 'string' },
+      plane: { type: 'string' },
+      alpha: { type: 'string' },
+      device: { type: 'string' },
+      ...SAMPLING_FLAGS,
+    });
+    const modelPath = requireOption(v.model, '--model');
+    const prompt = requireOption(v.prompt, '--prompt');
+    const sampling = parseSampling(v);
+    let row: GenerationRow = { alpha: 0 };
+    if (v.plane !== undefined) {
+      row = { plane: await readPlaneSpec(v.plane), alpha: parseNumber(requireOption(v.alpha, '--alpha'), '--alpha') };
+    } else if (v.alpha !== undefined) {
+      throw new InputError('--alpha needs --plane');
+    }
+
+    const result = await withEngine('generate', { modelPath, device: parseDevice(v.device) }, (client, signal) =>
+      client.generate({ prompt, rows: [row], sampling }, (_row, text) => process.stdout.write(text), signal),
+    );
+    if (process.stdout.isTTY && !result.rows[0].text.endsWith('\n')) process.stdout.write('\n');
+  },
+};

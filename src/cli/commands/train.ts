@@ -1,0 +1,138 @@
+/** `microsteer train`: train a steering plane on example texts and write it as a plane file. */
+import { existsSync } from 'node:fs';
+import { readFile, rename, rm, writeFile } from 'node:fs/promises';
+import * as path from 'node:path';
+import type { Command } from '../command';
+import { parseCommandArgs, parseInteger, parseNumber, requireOption } from '../args';
+import { withEngine } from '../engineSession';
+import { TrainProgressBar } from '../progressBar';
+import { InputError } from '../../engine/errors';
+import { TRAIN_DEFAULTS, type MleMode, type TrainOptions } from '../../protocol';
+import { parseDevice } from './deviceOption';
+
+const d = TRAIN_DEFAULTS;
+
+export const trainCommand: Command = {
+  name: 'train',
+  summary: 'train a steering plane on example texts and write it as a plane file',
+  usage: `usage: microsteer train --model DIR (--examples FILE | --text "..." [--text ...]) [options] --out plane.json
+
+Learns a direction n and an offset b at one decoder layer so that the steered model assigns the
+examples a high likelihood (DESIGN.md section 1), showing the progress on stderr. The plane file
+holds {"layer", "n" (base64 float32), "b"} and the record of the run (model, settings, losses).
+Ctrl-C cancels (exit code 130, no file written).
+
+  --model DIR           the model folder
+  --examples FILE       example texts: one per line (blank lines skipped), or a JSON array of strings
+  --text TEXT           an example text (repeatable), instead of --examples
+  --out FILE            the plane file to write
+  --layer N             hook layer (default floor(layers / 2))
+  --steps N             optimiser steps (default ${d.steps})
+  --lr X                Adam learning rate (default ${d.learningRate})
+  --alpha X             steering strength while training (default ${d.alpha})
+  --averaging           add the cap and theta terms: a general style (the default)
+  --no-averaging        leave them out: a specific concept
+  --lambda-mle X        weight of the likelihood term (default ${d.lambdaMle})
+  --lambda-cap X        weight of the cap term (default ${d.lambdaCap})
+  --lambda-theta X      weight of the theta term (default ${d.lambdaTheta})
+  --mode M              sequence (default: NLL of every token) or notebook (the original's random cuts)
+  --batch-size N        examples per step in sequence mode (default: all)
+  --seed N              seed of the initial direction and the minibatches (default ${d.seed})
+  --device D            auto (default), cpu or cuda`,
+
+  async run(argv) {
+    const v = parseCommandArgs(argv, {
+      model: { type: 'string' },
+      examples: { type: 'string' },
+      text: { type: 'string', multiple: true },
+      out: { type: 'string' },
+      layer: { type: 'string' },
+      steps: { type: 'string' },
+      lr: { type: 'string' },
+      alpha: { type: 'string' },
+      averaging: { type: 'boolean' },
+      'no-averaging': { type: 'boolean' },
+      'lambda-mle': { type: 'string' },
+      'lambda-cap': { type: 'string' },
+      'lambda-theta': { type: 'string' },
+      mode: { type: 'string' },
+      'batch-size': { type: 'string' },
+      seed: { type: 'string' },
+      device: { type: 'string' },
+    });
+    const modelPath = requireOption(v.model, '--model');
+    const out = path.resolve(requireOption(v.out, '--out'));
+    if (!existsSync(path.dirname(out))) throw new InputError(`--out ${out}: the folder ${path.dirname(out)} does not exist`);
+    if (v.averaging && v['no-averaging']) throw new InputError('give --averaging or --no-averaging, not both');
+    const mode = v.mode;
+    if (mode !== undefined && mode !== 'sequence' && mode !== 'notebook') throw new InputError(`--mode must be sequence or notebook, got "${mode}"`);
+    const flags: Record<string, unknown> = v;
+    const given = (flag: string) => flags[flag] as string | undefined;
+    const number = (flag: string) => (given(flag) === undefined ? undefined : parseNumber(given(flag) as string, `--${flag}`));
+    const integer = (flag: string, min: number, max?: number) =>
+      given(flag) === undefined ? undefined : parseInteger(given(flag) as string, `--${flag}`, min, max);
+    const options: TrainOptions = {
+      layer: integer('layer', 0),
+      steps: integer('steps', 1),
+      learningRate: number('lr'),
+      alpha: number('alpha'),
+      useAveraging: v.averaging ? true : v['no-averaging'] ? false : undefined,
+      lambdaMle: number('lambda-mle'),
+      lambdaCap: number('lambda-cap'),
+      lambdaTheta: number('lambda-theta'),
+      mleMode: mode as MleMode | undefined,
+      batchSize: integer('batch-size', 1),
+      seed: integer('seed', 0, 0xffffffff),
+    };
+    const examples = await readExamples(v.examples, v.text);
+
+    const record = await withEngine('train', { modelPath, device: parseDevice(v.device) }, async (client, signal) => {
+      const bar = new TrainProgressBar(process.stderr);
+      try {
+        return await client.train({ examples, options }, (p) => bar.update(p), signal);
+      } finally {
+        bar.finish();
+      }
+    });
+    // Written beside the target and renamed into place: a plane file is whole or absent.
+    const temp = `${out}.${process.pid}.tmp`;
+    try {
+      await writeFile(temp, `${JSON.stringify(record, null, 2)}\n`);
+      await rename(temp, out);
+    } finally {
+      await rm(temp, { force: true });
+    }
+    console.log(
+      `wrote ${out}: layer ${record.layer}, b ${record.b.toFixed(4)}, loss ${record.initialLoss.toPrecision(5)} -> ${record.finalLoss.toPrecision(5)} ` +
+        `over ${record.training.steps} steps on ${examples.length} example${examples.length === 1 ? '' : 's'}`,
+    );
+  },
+};
+
+/** The example texts of --examples FILE (lines, or a JSON array of strings) or of the --text flags. */
+export async function readExamples(file: string | undefined, texts: string[] | undefined): Promise<string[]> {
+  if (file !== undefined && texts !== undefined) throw new InputError('give --examples FILE or --text, not both');
+  if (texts !== undefined) return texts;
+  if (file === undefined) throw new InputError('no examples: give --examples FILE or one or more --text "..."');
+  let content: string;
+  try {
+    content = await readFile(file, 'utf8');
+  } catch (e) {
+    throw new InputError(`cannot read the examples file ${file}: ${(e as Error).message}`);
+  }
+  let examples: string[];
+  if (content.trimStart().startsWith('[')) {
+    let json: unknown;
+    try {
+      json = JSON.parse(content);
+    } catch (e) {
+      throw new InputError(`${file} starts like a JSON array but is not valid JSON: ${(e as Error).message}`);
+    }
+    if (!Array.isArray(json) || !json.every((x) => typeof x === 'string')) throw new InputError(`${file}: a JSON examples file must be an array of strings`);
+    examples = json;
+  } else {
+    examples = content.split(/\r?\n/).filter((line) => line.trim() !== '');
+  }
+  if (examples.length === 0) throw new InputError(`${file} has no examples (one per line, or a JSON array of strings)`);
+  return examples;
+}

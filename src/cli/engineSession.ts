@@ -1,0 +1,41 @@
+/**
+ * How the CLI's model commands use the engine: through an EngineClient (the same engine process the
+ * extension runs), with the model open, and Ctrl-C cancelling the running request. A cancelled
+ * command exits with 130 (the shell's code for SIGINT) once the engine has stopped; a second Ctrl-C
+ * exits at once.
+ */
+import { EngineClient } from '../engine/client';
+import { CancelledError } from '../engine/errors';
+import type { Device } from '../protocol';
+
+export async function withEngine<T>(
+  command: string,
+  model: { modelPath: string; device: Device },
+  work: (client: EngineClient, signal: AbortSignal) => Promise<T>,
+): Promise<T> {
+  const client = new EngineClient();
+  const controller = new AbortController();
+  const onSigint = () => {
+    if (controller.signal.aborted) process.exit(130);
+    controller.abort();
+  };
+  process.on('SIGINT', onSigint);
+  let result: T | undefined;
+  try {
+    await client.openModel(model);
+    result = await work(client, controller.signal);
+    const { fallbackReason } = await client.status();
+    if (fallbackReason && model.device === 'cuda') console.error(`microsteer ${command}: ${fallbackReason}`);
+  } catch (e) {
+    if (!(e instanceof CancelledError && controller.signal.aborted)) throw e;
+  } finally {
+    process.off('SIGINT', onSigint);
+    await client.shutdown();
+    client.dispose();
+  }
+  if (controller.signal.aborted) {
+    console.error(`microsteer ${command}: cancelled`);
+    process.exit(130);
+  }
+  return result as T;
+}

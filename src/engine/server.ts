@@ -1,0 +1,179 @@
+/**
+ * The engine process: an Engine served over JSON-RPC (vscode-jsonrpc) on stdin/stdout, the methods of
+ * EngineMethods. Requests are cancellable with $/cancelRequest; errors go back as ResponseErrors whose
+ * code tells bad input (EngineErrorCodes.input) from cancellation and internal errors, message kept.
+ * stdout carries only the protocol: logs, and anything a library prints, go to stderr.
+ */
+import {
+  createMessageConnection,
+  ParameterStructures,
+  RequestType,
+  ResponseError,
+  StreamMessageReader,
+  StreamMessageWriter,
+  type CancellationToken,
+} from 'vscode-jsonrpc/node';
+import {
+  EngineErrorCodes,
+  EngineMethods,
+  type EngineErrorData,
+  type GenerateParams,
+  type OpenModelParams,
+  type SamplingOptions,
+  type TokenNotification,
+  type TrainOptions,
+  type TrainParams,
+  type TrainProgress,
+  type TrainProgressNotification,
+} from '../protocol';
+import { Engine } from './engine';
+import { CancelledError, InputError } from './errors';
+
+console.log = console.info = console.debug = console.error;
+// Ctrl-C in a terminal signals the whole process group: the client (the CLI) cancels the running
+// request and shuts the engine down, so the engine itself must outlive the signal.
+process.on('SIGINT', () => undefined);
+
+const engine = new Engine();
+const connection = createMessageConnection(new StreamMessageReader(process.stdin), new StreamMessageWriter(process.stdout));
+
+/** A request whose params are one object (by name): vscode-jsonrpc answers anything else with InvalidParams. */
+const byName = (method: string) => new RequestType<unknown, unknown, EngineErrorData>(method, ParameterStructures.byName);
+
+connection.onRequest(byName(EngineMethods.openModel), (params: unknown) =>
+  respond(() => {
+    const p = openModelParams(params);
+    return engine.openModel(p.modelPath, p.device);
+  }),
+);
+
+connection.onRequest(EngineMethods.status, () => respond(async () => engine.status()));
+
+connection.onRequest(byName(EngineMethods.train), (params: unknown, token: CancellationToken) =>
+  respond(() => {
+    const { requestId, examples, options } = trainParams(params);
+    const onProgress = (progress: TrainProgress) => notify(EngineMethods.trainProgress, { requestId, progress } satisfies TrainProgressNotification);
+    return withSignal(token, (signal) => engine.train({ examples, options }, onProgress, signal));
+  }),
+);
+
+connection.onRequest(byName(EngineMethods.generate), (params: unknown, token: CancellationToken) =>
+  respond(() => {
+    const { requestId, prompt, rows, sampling } = generateParams(params);
+    const onDelta = (row: number, text: string) => notify(EngineMethods.token, { requestId, row, text } satisfies TokenNotification);
+    return withSignal(token, (signal) => engine.generate({ prompt, rows, sampling }, onDelta, signal));
+  }),
+);
+
+// Exiting frees the model's sessions: nothing is released first, since a run may still be using them.
+connection.onRequest(EngineMethods.shutdown, () => {
+  // The client closes our stdin once it has the reply; this only covers a client that does not.
+  setTimeout(() => process.exit(0), 1000).unref();
+  return null;
+});
+
+// The client went away (or closed stdin after shutdown): nothing is left to serve.
+connection.onClose(() => process.exit(0));
+connection.listen();
+
+function notify(method: string, params: object): void {
+  connection.sendNotification(method, params).catch((e: unknown) => console.error(`engine: cannot send ${method}: ${String(e)}`));
+}
+
+async function respond<T>(run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (e) {
+    throw responseError(e);
+  }
+}
+
+function responseError(e: unknown): ResponseError<EngineErrorData> {
+  if (e instanceof InputError) return new ResponseError(EngineErrorCodes.input, e.message, { name: e.name });
+  if (e instanceof CancelledError) return new ResponseError(EngineErrorCodes.cancelled, e.message, { name: e.name });
+  const error = e instanceof Error ? e : new Error(String(e));
+  console.error(`engine: ${error.stack ?? error.message}`);
+  const data: EngineErrorData = { name: error.name };
+  if ('lastGood' in error && error.lastGood !== undefined) data.lastGood = error.lastGood;
+  return new ResponseError(EngineErrorCodes.internal, error.message, data);
+}
+
+/** An AbortSignal that follows the request's cancellation token. */
+async function withSignal<T>(token: CancellationToken, run: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const controller = new AbortController();
+  const subscription = token.onCancellationRequested(() => controller.abort());
+  if (token.isCancellationRequested) controller.abort();
+  try {
+    return await run(controller.signal);
+  } finally {
+    subscription.dispose();
+  }
+}
+
+// ------------------------------------------------------------------ request validation
+// The structure of each request is checked here; the values (numbers, ranges, planes) are checked by
+// the engine's trainer and generator, which take untrusted input from every client.
+
+function openModelParams(params: unknown): OpenModelParams {
+  const p = record(params, 'openModel params', ['modelPath', 'device']);
+  const device = p.device;
+  if (device !== undefined && device !== 'auto' && device !== 'cpu' && device !== 'cuda') {
+    throw new InputError(`openModel: device must be "auto", "cpu" or "cuda", got ${JSON.stringify(device)}`);
+  }
+  return { modelPath: text(p.modelPath, 'openModel: modelPath'), device };
+}
+
+const TRAIN_OPTION_KEYS: (keyof TrainOptions)[] = [
+  'layer',
+  'steps',
+  'learningRate',
+  'alpha',
+  'useAveraging',
+  'lambdaMle',
+  'lambdaCap',
+  'lambdaTheta',
+  'mleMode',
+  'batchSize',
+  'seed',
+];
+
+function trainParams(params: unknown): TrainParams {
+  const p = record(params, 'train params', ['requestId', 'examples', 'options']);
+  if (!Array.isArray(p.examples) || !p.examples.every((e) => typeof e === 'string')) {
+    throw new InputError('train: examples must be an array of strings');
+  }
+  const options = record(p.options ?? {}, 'train: options', TRAIN_OPTION_KEYS) as TrainOptions;
+  return { requestId: text(p.requestId, 'train: requestId'), examples: p.examples, options };
+}
+
+const SAMPLING_KEYS: (keyof SamplingOptions)[] = ['temperature', 'topK', 'topP', 'seed', 'maxNewTokens', 'chatTemplate', 'steerPrompt'];
+
+function generateParams(params: unknown): GenerateParams {
+  const p = record(params, 'generate params', ['requestId', 'prompt', 'rows', 'sampling']);
+  if (!Array.isArray(p.rows)) throw new InputError('generate: rows must be an array of { alpha, plane? }');
+  const rows = p.rows.map((row, i) => {
+    const r = record(row, `generate: row ${i}`, ['alpha', 'plane']);
+    if (r.plane === undefined) return r;
+    const plane = record(r.plane, `generate: row ${i}'s plane`, ['layer', 'n', 'b', 'model']);
+    if (plane.model !== undefined) {
+      const model = record(plane.model, `generate: row ${i}'s plane model`, ['hiddenSize', 'numHiddenLayers', 'fingerprint']);
+      text(model.fingerprint, `generate: row ${i}'s plane model fingerprint`);
+    }
+    return r;
+  }) as unknown as GenerateParams['rows'];
+  const sampling = record(p.sampling ?? {}, 'generate: sampling', SAMPLING_KEYS) as SamplingOptions;
+  return { requestId: text(p.requestId, 'generate: requestId'), prompt: text(p.prompt, 'generate: prompt'), rows, sampling };
+}
+
+/** A plain object with no keys beyond `keys`. */
+function record(value: unknown, what: string, keys: readonly string[]): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new InputError(`${what} must be an object`);
+  const unknown = Object.keys(value).filter((k) => !keys.includes(k));
+  if (unknown.length > 0) throw new InputError(`${what}: unknown ${unknown.length === 1 ? 'key' : 'keys'} ${unknown.join(', ')} (expected ${keys.join(', ')})`);
+  return value as Record<string, unknown>;
+}
+
+function text(value: unknown, what: string): string {
+  if (typeof value !== 'string') throw new InputError(`${what} must be a string`);
+  return value;
+}
