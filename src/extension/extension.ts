@@ -1,12 +1,81 @@
 /**
- * Extension entry: registers commands. Activation does no model work and imports no tokenizer or
- * onnxruntime; everything heavy lives in the engine.
+ * Extension entry: wires the window's engine host, plane store, status bar, inline completion provider,
+ * steering panel and commands. Activation does no model work and starts no engine (the engine starts
+ * on the first request); nothing here imports onnxruntime or a tokenizer.
  */
 import * as vscode from 'vscode';
+import { EngineHost } from './engineHost';
+import { generateAtCursor, type GenerateArgs } from './generateCommand';
+import { SteeredInlineCompletions, toggleInlineCompletions } from './inlineCompletions';
 import { selectModelFolder } from './modelFolderCommand';
+import { WindowPanelBackend } from './panelBackend';
+import { deletePlane, exportPlane, importPlane, renamePlane, selectPlane } from './planeCommands';
+import type { RejectedPlane } from './planeRecords';
+import { PlaneStore } from './planeStore';
+import type { Services } from './services';
+import { StatusBar } from './statusBar';
+import type { SteeringStatus } from './statusText';
+import { SteeringPanel } from './steeringPanel';
+import { trainFromSelection, type TrainArgs } from './trainCommand';
 
-export function activate(context: vscode.ExtensionContext): void {
-  context.subscriptions.push(vscode.commands.registerCommand('microSteer.selectModelFolder', selectModelFolder));
+/** What `activate` returns (extensions.getExtension(...).exports): read-only views for tests and other extensions. */
+export interface MicroSteerApi {
+  /** The registered inline completion provider (VS Code has no command that runs inline providers, so tests call it). */
+  readonly inlineCompletions: vscode.InlineCompletionItemProvider;
+  /** The usable planes' names and the skipped entries of the settings. */
+  planes(): { names: string[]; skipped: RejectedPlane[] };
+  /** What the status bar item shows. */
+  status(): SteeringStatus;
 }
 
-export function deactivate(): void {}
+let engine: EngineHost | undefined;
+
+export function activate(context: vscode.ExtensionContext): MicroSteerApi {
+  engine = new EngineHost();
+  const planes = new PlaneStore(engine.output);
+  const services: Services = { engine, planes, openPanel: undefined };
+  const panelBackend = new WindowPanelBackend(services);
+  services.openPanel = () => SteeringPanel.createOrShow(context, panelBackend);
+  const statusBar = new StatusBar(services);
+  const inlineCompletions = new SteeredInlineCompletions(services);
+
+  const command = (id: string, run: (...args: never[]) => unknown) => vscode.commands.registerCommand(id, run);
+  context.subscriptions.push(
+    engine,
+    planes,
+    panelBackend,
+    statusBar,
+    SteeringPanel.registerSerializer(context, panelBackend),
+    vscode.languages.registerInlineCompletionItemProvider({ pattern: '**' }, inlineCompletions),
+    command('microSteer.selectModelFolder', selectModelFolder),
+    command('microSteer.trainFromSelection', (args?: unknown) => trainFromSelection(services, plainObject<TrainArgs>(args))),
+    command('microSteer.generateAtCursor', (args?: unknown) => generateAtCursor(services, plainObject<GenerateArgs>(args))),
+    command('microSteer.toggleInlineCompletions', (enable?: boolean) => toggleInlineCompletions(services, enable)),
+    command('microSteer.openPanel', () => services.openPanel?.()),
+    command('microSteer.selectPlane', (name?: string) => selectPlane(services, name)),
+    command('microSteer.renamePlane', (from?: string, to?: string) => renamePlane(services, from, to)),
+    command('microSteer.deletePlane', (name?: string) => deletePlane(services, name)),
+    command('microSteer.exportPlane', (name?: string, file?: string | vscode.Uri) => exportPlane(services, name, file)),
+    command('microSteer.importPlane', (file?: string | vscode.Uri, name?: string, replace?: boolean) => importPlane(services, file, name, replace)),
+  );
+
+  return {
+    inlineCompletions,
+    planes: () => {
+      const table = planes.table();
+      return { names: [...table.planes.keys()], skipped: table.rejected };
+    },
+    status: () => statusBar.status(),
+  };
+}
+
+/** Command arguments given as an object; menus pass other things (the editor's Uri), which mean "no arguments". */
+function plainObject<T extends object>(args: unknown): T | undefined {
+  return typeof args === 'object' && args !== null && Object.getPrototypeOf(args) === Object.prototype ? (args as T) : undefined;
+}
+
+/** Stops the engine process gracefully; the subscriptions' dispose kills it if it lingers. */
+export async function deactivate(): Promise<void> {
+  await engine?.shutdown();
+  engine = undefined;
+}

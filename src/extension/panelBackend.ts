@@ -1,0 +1,75 @@
+/** The steering panel's backend: the window's planes and engine, and the editor the user last worked in. */
+import * as vscode from 'vscode';
+import { InputError } from '../engine/errors';
+import type { GenerationRow, PanelPlane } from '../protocol';
+import { checkPlaneModel, planeSpec } from './planeRecords';
+import type { Services } from './services';
+import type { PanelBackend } from './steeringPanel';
+
+export class WindowPanelBackend implements PanelBackend, vscode.Disposable {
+  /** While the panel has focus there is no active text editor: this is the one to insert into. */
+  private lastEditor: vscode.TextEditor | undefined = vscode.window.activeTextEditor;
+  private readonly subscription = vscode.window.onDidChangeActiveTextEditor((editor) => {
+    if (editor) this.lastEditor = editor;
+  });
+  readonly onDidChangePlanes: vscode.Event<void>;
+  readonly onDidChangeEngineState: vscode.Event<void>;
+
+  constructor(private readonly services: Services) {
+    this.onDidChangePlanes = services.planes.onDidChange;
+    this.onDidChangeEngineState = services.engine.onDidChange;
+  }
+
+  listPlanes(): PanelPlane[] {
+    return [...this.services.planes.table().planes].map(([name, r]) => ({
+      name,
+      layer: r.layer,
+      b: r.b,
+      finalLoss: r.finalLoss,
+      lossHistory: r.lossHistory,
+      model: r.model,
+    }));
+  }
+
+  activePlane(): string | undefined {
+    return this.services.planes.activeName();
+  }
+
+  engineState(): string {
+    const { state, device } = this.services.engine;
+    return state === 'idle' ? `ready on ${device}` : state === 'stopped' ? 'not started (starts with the first request)' : `${state} on ${device}`;
+  }
+
+  async generate(
+    params: Parameters<PanelBackend['generate']>[0],
+    onDelta: (column: number, text: string) => void,
+    token: vscode.CancellationToken,
+  ): ReturnType<PanelBackend['generate']> {
+    const { engine, planes } = this.services;
+    const model = await engine.ensureModel();
+    const record = planes.get(params.planeName);
+    if (!record) throw new InputError(`there is no valid plane named "${params.planeName}"`);
+    checkPlaneModel(params.planeName, record, model);
+    const plane = planeSpec(record);
+    const rows: GenerationRow[] = params.alphas.map((alpha) => (alpha === 0 ? { alpha } : { plane, alpha }));
+    return engine.generate({ prompt: params.prompt, rows, sampling: params.sampling }, onDelta, token);
+  }
+
+  async insertText(text: string): Promise<boolean> {
+    const last = this.lastEditor;
+    if (!last || last.document.isClosed) return false;
+    // An editor that is no longer visible cannot be edited: show its document again (the cursor is then where VS Code restores it).
+    const editor = vscode.window.visibleTextEditors.includes(last)
+      ? last
+      : await vscode.window.showTextDocument(last.document, { viewColumn: last.viewColumn, preserveFocus: true });
+    return editor.edit((edit) => edit.insert(editor.selection.active, text));
+  }
+
+  logWarning(message: string): void {
+    this.services.engine.output.appendLine(message);
+  }
+
+  dispose(): void {
+    this.subscription.dispose();
+  }
+}

@@ -1,0 +1,10 @@
+/** What the commands, the status bar and the inline provider share: the window's engine and plane store. */
+import type { EngineHost } from './engineHost';
+import type { PlaneStore } from './planeStore';
+
+export interface Services {
+  engine: EngineHost;
+  planes: PlaneStore;
+  /** Opens the steering panel, when the build has one. */
+  openPanel: (() => void) | undefined;
+}

@@ -1,0 +1,245 @@
+/**
+ * The steering panel's host side: one webview panel that compares completions for several alphas side by
+ * side. The class owns the panel's whole lifecycle (create or reveal, restore after a reload through a
+ * serializer, dispose), renders the page with a strict CSP, checks every message from the webview, and
+ * runs each comparison as ONE batched generation through the injected PanelBackend. It holds no model
+ * state: planes, generation and editor access come from the backend.
+ */
+import { randomBytes } from 'node:crypto';
+import * as vscode from 'vscode';
+import { panelHtml } from '../../webview/panelHtml';
+import { parseWebviewMessage } from './panelMessages';
+import type {
+  GenerationResult,
+  HostToWebviewMessage,
+  PanelGenerateParams,
+  PanelPlane,
+  PanelRun,
+  WebviewToHostMessage,
+} from '../protocol';
+
+export const STEERING_PANEL_VIEW_TYPE = 'microSteer.panel';
+
+/** What the panel needs from the rest of the extension; the extension wires it to the engine client and settings. */
+export interface PanelBackend {
+  /** The usable planes of the settings (malformed ones already skipped and reported). */
+  listPlanes(): PanelPlane[];
+  /** Name of `microSteer.activePlane`, if set. */
+  activePlane(): string | undefined;
+  /** Fires when planes or the active plane change (settings edited, a plane trained). */
+  readonly onDidChangePlanes: vscode.Event<void>;
+  /** A short description of the engine for the status line, e.g. "ready on cpu" or "training". */
+  engineState(): string;
+  readonly onDidChangeEngineState: vscode.Event<void>;
+  /**
+   * Continues the prompt once per alpha in ONE batched engine run with the named plane. Alpha 0 is the
+   * unsteered baseline: its row carries no plane (with a plane, alpha 0 still moves latents above -b).
+   * `onDelta(column, text)` streams text appended to column `column` (the index into `alphas`); the result's
+   * rows are in the same order. Cancelled through `token`: resolve with the partial rows or reject.
+   */
+  generate(
+    params: PanelGenerateParams,
+    onDelta: (column: number, text: string) => void,
+    token: vscode.CancellationToken,
+  ): Promise<GenerationResult>;
+  /**
+   * Inserts text at the cursor of the editor the user last worked in (while the panel has focus,
+   * `window.activeTextEditor` is undefined: track the last one). False when there is none.
+   */
+  insertText(text: string): Promise<boolean>;
+  /** Logs something the user need not see (an invalid message from the webview). */
+  logWarning(message: string): void;
+}
+
+export class SteeringPanel implements vscode.Disposable {
+  private static current: SteeringPanel | undefined;
+
+  /** The open panel, if any. */
+  static get open(): SteeringPanel | undefined {
+    return SteeringPanel.current;
+  }
+
+  /** Reveals the panel where it is, or opens it beside the active editor. */
+  static createOrShow(context: vscode.ExtensionContext, backend: PanelBackend): SteeringPanel {
+    if (SteeringPanel.current) {
+      SteeringPanel.current.panel.reveal();
+      return SteeringPanel.current;
+    }
+    const column = vscode.window.activeTextEditor ? vscode.ViewColumn.Beside : vscode.ViewColumn.Active;
+    const panel = vscode.window.createWebviewPanel(STEERING_PANEL_VIEW_TYPE, 'Micro Steer', column, {
+      ...webviewOptions(context.extensionUri),
+      // The webview saves its state (setState) and the host resends the running comparison on `ready`.
+      retainContextWhenHidden: false,
+    });
+    return new SteeringPanel(panel, context.extensionUri, backend);
+  }
+
+  /** Restores a panel VS Code kept across a reload; register at activation (`onWebviewPanel:microSteer.panel`). */
+  static registerSerializer(context: vscode.ExtensionContext, backend: PanelBackend): vscode.Disposable {
+    return vscode.window.registerWebviewPanelSerializer(STEERING_PANEL_VIEW_TYPE, {
+      deserializeWebviewPanel: async (panel: vscode.WebviewPanel) => {
+        // The saved state stays with the webview (vscode.getState), which checks it when it loads.
+        SteeringPanel.current?.dispose();
+        panel.webview.options = webviewOptions(context.extensionUri);
+        new SteeringPanel(panel, context.extensionUri, backend);
+      },
+    });
+  }
+
+  private readonly disposables: vscode.Disposable[] = [];
+  private disposed = false;
+  private run: PanelRun | undefined;
+  private lastRunId = 0;
+  private cancellation: vscode.CancellationTokenSource | undefined;
+
+  private constructor(
+    private readonly panel: vscode.WebviewPanel,
+    extensionUri: vscode.Uri,
+    private readonly backend: PanelBackend,
+  ) {
+    SteeringPanel.current = this;
+    const webview = panel.webview;
+    webview.html = panelHtml({
+      cspSource: webview.cspSource,
+      nonce: randomBytes(16).toString('base64'),
+      scriptUri: webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, 'dist', 'webview.js')).toString(),
+      styleUri: webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, 'media', 'panel.css')).toString(),
+    });
+    this.disposables.push(
+      panel.onDidDispose(() => this.dispose()),
+      webview.onDidReceiveMessage((raw: unknown) => this.receive(raw)),
+      backend.onDidChangePlanes(() => this.sendPlanes()),
+      backend.onDidChangeEngineState(() => this.sendEngineState()),
+    );
+  }
+
+  /** The comparison shown (running or last ended), for tests and commands. */
+  get currentRun(): PanelRun | undefined {
+    return this.run;
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    if (SteeringPanel.current === this) SteeringPanel.current = undefined;
+    this.cancellation?.cancel();
+    this.panel.dispose();
+    for (const d of this.disposables.splice(0)) d.dispose();
+  }
+
+  private post(message: HostToWebviewMessage): void {
+    if (!this.disposed) void this.panel.webview.postMessage(message);
+  }
+
+  private receive(raw: unknown): void {
+    let message: WebviewToHostMessage;
+    try {
+      message = parseWebviewMessage(raw);
+    } catch (e) {
+      this.backend.logWarning(`Steering panel: ignored a message from the webview: ${(e as Error).message}`);
+      return;
+    }
+    this.handle(message).catch((e: unknown) => {
+      this.post({ type: 'notice', level: 'error', text: (e as Error)?.message ?? String(e) });
+    });
+  }
+
+  private async handle(message: WebviewToHostMessage): Promise<void> {
+    switch (message.type) {
+      case 'ready':
+        // A (re)loaded page: it may have missed deltas while hidden, so it gets the whole run.
+        this.sendPlanes();
+        this.sendEngineState();
+        if (this.run) this.post({ type: 'run', run: this.run });
+        return;
+      case 'generate':
+        return this.generate(message.params);
+      case 'stop':
+        this.cancellation?.cancel();
+        return;
+      case 'copy':
+        await vscode.env.clipboard.writeText(message.text);
+        this.post({ type: 'notice', level: 'info', text: 'Copied to the clipboard.' });
+        return;
+      case 'insert': {
+        const inserted = await this.backend.insertText(message.text);
+        this.post(
+          inserted
+            ? { type: 'notice', level: 'info', text: 'Inserted into the editor.' }
+            : { type: 'notice', level: 'error', text: 'No editor to insert into: open a file first.' },
+        );
+        return;
+      }
+    }
+  }
+
+  private sendPlanes(): void {
+    try {
+      this.post({ type: 'planes', planes: this.backend.listPlanes(), activePlane: this.backend.activePlane() ?? null });
+    } catch (e) {
+      this.post({ type: 'notice', level: 'error', text: `Could not list the planes: ${(e as Error).message}` });
+    }
+  }
+
+  private sendEngineState(): void {
+    this.post({ type: 'engineState', text: this.backend.engineState() });
+  }
+
+  private async generate(params: PanelGenerateParams): Promise<void> {
+    if (this.run?.state === 'running') {
+      this.post({ type: 'notice', level: 'error', text: 'A comparison is already running: stop it first.' });
+      return;
+    }
+    const names = this.backend.listPlanes().map((p) => p.name);
+    if (!names.includes(params.planeName)) {
+      const known = names.length ? `known planes: ${names.join(', ')}` : 'no planes are trained yet';
+      this.post({ type: 'notice', level: 'error', text: `There is no plane named "${params.planeName}" (${known}).` });
+      return;
+    }
+    const cancellation = new vscode.CancellationTokenSource();
+    const run: PanelRun = {
+      runId: ++this.lastRunId,
+      planeName: params.planeName,
+      state: 'running',
+      columns: params.alphas.map((alpha) => ({ alpha, text: '' })),
+    };
+    this.run = run;
+    this.cancellation = cancellation;
+    this.post({ type: 'run', run });
+    try {
+      const result = await this.backend.generate(
+        params,
+        (column, text) => {
+          const target = run.columns[column];
+          if (!target || run.state !== 'running') return;
+          target.text += text;
+          this.post({ type: 'delta', runId: run.runId, column, text });
+        },
+        cancellation.token,
+      );
+      // The result is authoritative: its texts are the whole decodes the deltas were cut from.
+      result.rows.forEach((row, i) => {
+        const column = run.columns[i];
+        if (column) Object.assign(column, { text: row.text, tokens: row.tokens, stopReason: row.stopReason });
+      });
+      run.state = cancellation.token.isCancellationRequested ? 'cancelled' : 'done';
+    } catch (e) {
+      if (cancellation.token.isCancellationRequested) run.state = 'cancelled';
+      else {
+        run.state = 'failed';
+        run.error = e instanceof Error ? e.message : String(e);
+      }
+    } finally {
+      if (this.cancellation === cancellation) this.cancellation = undefined;
+      cancellation.dispose();
+    }
+    this.post({ type: 'run', run });
+  }
+}
+
+function webviewOptions(extensionUri: vscode.Uri): vscode.WebviewOptions {
+  return {
+    enableScripts: true,
+    localResourceRoots: [vscode.Uri.joinPath(extensionUri, 'dist'), vscode.Uri.joinPath(extensionUri, 'media')],
+  };
+}

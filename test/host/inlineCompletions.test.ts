@@ -1,0 +1,99 @@
+/**
+ * Steered inline completions in a real extension host on the tiny model. VS Code has no command that
+ * runs inline completion providers, so the suite calls the provider the extension registered (its
+ * exported API hands out that same object) with real documents and cancellation tokens.
+ */
+import assert from 'node:assert/strict';
+import * as vscode from 'vscode';
+import type { MicroSteerApi } from '../../src/extension/extension';
+import { activateExtension, clearSuiteSettings, openEditor, planeFor, setWorkspaceSettings, useTinyModel, waitFor, waitForAsync } from './support';
+
+const PROMPT = 'The harbour lights were';
+const CONTEXT: vscode.InlineCompletionContext = { triggerKind: vscode.InlineCompletionTriggerKind.Invoke, selectedCompletionInfo: undefined };
+
+suite('Steered inline completions', () => {
+  let api: MicroSteerApi;
+  let document: vscode.TextDocument;
+  const end = new vscode.Position(0, PROMPT.length);
+
+  const provide = async (token = new vscode.CancellationTokenSource().token) => {
+    const result = await api.inlineCompletions.provideInlineCompletionItems(document, end, CONTEXT, token);
+    return Array.isArray(result) ? result : (result?.items ?? []);
+  };
+
+  suiteSetup(async () => {
+    api = await activateExtension();
+    const model = await useTinyModel();
+    await setWorkspaceSettings({
+      planes: { axis: planeFor(model) },
+      activePlane: 'axis',
+      'inlineCompletions.debounceMs': 0,
+      'inlineCompletions.maxTokens': 4,
+      'generation.seed': 3,
+    });
+    document = (await openEditor(PROMPT)).document;
+  });
+
+  suiteTeardown(clearSuiteSettings);
+
+  test('off by default: no items', async () => {
+    assert.equal(vscode.workspace.getConfiguration('microSteer').get('inlineCompletions.enabled'), false);
+    assert.deepEqual(await provide(), []);
+  });
+
+  test('when enabled, one item continuing at the cursor', async () => {
+    assert.equal(await vscode.commands.executeCommand('microSteer.toggleInlineCompletions', true), true);
+    const items = await provide();
+    assert.equal(items.length, 1);
+    const item = items[0];
+    assert.equal(typeof item.insertText, 'string');
+    assert.ok((item.insertText as string).length > 0, 'the item has no text');
+    assert.ok(item.range?.isEqual(new vscode.Range(end, end)), 'the item does not insert at the cursor');
+  });
+
+  test('the editor shows the ghost text and accepting it inserts it', async () => {
+    const editor = await openEditor(PROMPT);
+    editor.selection = new vscode.Selection(end, end);
+    await vscode.commands.executeCommand('editor.action.inlineSuggest.trigger');
+    // The suggestion appears asynchronously: accept until the document changes.
+    await waitForAsync(async () => {
+      await vscode.commands.executeCommand('editor.action.inlineSuggest.commit');
+      return editor.document.getText() !== PROMPT;
+    }, 'the inline suggestion to be accepted');
+    assert.ok(editor.document.getText().startsWith(PROMPT));
+    assert.ok(editor.document.getText().length > PROMPT.length);
+  });
+
+  test('a request cancelled during the debounce (the user typed) asks nothing', async () => {
+    await setWorkspaceSettings({ 'inlineCompletions.debounceMs': 2000 });
+    try {
+      const source = new vscode.CancellationTokenSource();
+      const started = Date.now();
+      const pending = provide(source.token);
+      setTimeout(() => source.cancel(), 50);
+      assert.deepEqual(await pending, []);
+      assert.ok(Date.now() - started < 1500, 'the cancelled request waited out the debounce');
+    } finally {
+      await setWorkspaceSettings({ 'inlineCompletions.debounceMs': 0 });
+    }
+  });
+
+  test('no request while the engine is training', async () => {
+    const editor = await openEditor('A line to train on.\nAnother line to train on.');
+    editor.selection = new vscode.Selection(0, 0, 1, 25);
+    await setWorkspaceSettings({ 'training.steps': 8 });
+    const training = vscode.commands.executeCommand('microSteer.trainFromSelection', { name: 'inline busy', useAveraging: true });
+    try {
+      await waitFor(() => api.status().state === 'training', 'the engine to start training');
+      assert.deepEqual(await provide(), []);
+    } finally {
+      await training;
+    }
+    assert.ok(api.planes().names.includes('inline busy'));
+  });
+
+  test('disabled again: no items', async () => {
+    assert.equal(await vscode.commands.executeCommand('microSteer.toggleInlineCompletions'), false);
+    assert.deepEqual(await provide(), []);
+  });
+});

@@ -1,0 +1,119 @@
+/**
+ * "Micro Steer: Train steering from selection" in a real extension host on the tiny model: the record
+ * lands in the workspace's .vscode/settings.json beside the settings that were already there, and
+ * becomes the active plane. Expected values come from the tiny model's config.json and the text selected here.
+ */
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import type { MicroSteerApi } from '../../src/extension/extension';
+import type { PlaneRecord } from '../../src/protocol';
+import { ensureTinyModel } from '../fixtures/tinyModel';
+import { activateExtension, clearSuiteSettings, openEditor, readSettingsFile, recordMessages, setWorkspaceSettings, useTinyModel } from './support';
+
+const LINES = ["Shall I compare thee to a summer's day?", '', 'All the world is a stage.', '   ', 'The course of true love never did run smooth.'];
+const STEPS = 3;
+
+suite('Train steering from selection', () => {
+  let api: MicroSteerApi;
+
+  suiteSetup(async () => {
+    api = await activateExtension();
+    await useTinyModel();
+    await setWorkspaceSettings({ 'training.steps': STEPS, trainingSplit: 'line' });
+    // A setting of another section, already in the file: writing a plane must leave it alone.
+    await vscode.workspace.getConfiguration('editor').update('tabSize', 3, vscode.ConfigurationTarget.Workspace);
+  });
+
+  suiteTeardown(async () => {
+    await clearSuiteSettings();
+    await vscode.workspace.getConfiguration('editor').update('tabSize', undefined, vscode.ConfigurationTarget.Workspace);
+  });
+
+  test('trains on every selected line and stores the record in .vscode/settings.json', async () => {
+    const model = await ensureTinyModel();
+    const config = JSON.parse(fs.readFileSync(path.join(model, 'config.json'), 'utf8')) as { hidden_size: number; num_hidden_layers: number };
+    const editor = await openEditor(LINES.join('\n'));
+    // Two selections: the first two lines and the rest, so both "every selection" and the line split count.
+    editor.selections = [new vscode.Selection(0, 0, 1, 0), new vscode.Selection(2, 0, 4, LINES[4].length)];
+
+    const result = await vscode.commands.executeCommand<{ name: string; record: PlaneRecord } | undefined>('microSteer.trainFromSelection', {
+      name: 'host shakespeare',
+      useAveraging: true,
+    });
+
+    assert.ok(result, 'training returned nothing');
+    const settings = readSettingsFile();
+    const planes = settings['microSteer.planes'] as Record<string, PlaneRecord>;
+    assert.deepEqual(planes['host shakespeare'], result.record);
+    assert.equal(settings['microSteer.activePlane'], 'host shakespeare');
+    assert.equal(settings['editor.tabSize'], 3, 'the other setting in the file was lost');
+    assert.equal(settings['microSteer.training.steps'], STEPS);
+
+    const record = planes['host shakespeare'];
+    assert.equal(record.training.examples, 3, 'three non-blank lines were selected');
+    assert.equal(record.training.steps, STEPS);
+    assert.equal(record.training.useAveraging, true);
+    assert.equal(record.lossHistory.length, STEPS);
+    assert.equal(record.layer, Math.floor(config.num_hidden_layers / 2));
+    assert.equal(record.model.hiddenSize, config.hidden_size);
+    assert.equal(record.model.numHiddenLayers, config.num_hidden_layers);
+    assert.equal(Buffer.from(record.n, 'base64').length, 4 * config.hidden_size);
+    assert.ok(api.planes().names.includes('host shakespeare'));
+    assert.equal(api.status().plane, 'host shakespeare');
+  });
+
+  test('a second plane leaves the first one as it was', async () => {
+    const before = (readSettingsFile()['microSteer.planes'] as Record<string, PlaneRecord>)['host shakespeare'];
+    assert.ok(before, 'the previous test stores this plane');
+    const editor = await openEditor('A concept line about the sea.\n\nAnother line about the sea.');
+    editor.selection = new vscode.Selection(0, 0, 2, 27);
+
+    const result = await vscode.commands.executeCommand<{ name: string } | undefined>('microSteer.trainFromSelection', { name: 'host sea', useAveraging: false });
+
+    assert.equal(result?.name, 'host sea');
+    const settings = readSettingsFile();
+    const planes = settings['microSteer.planes'] as Record<string, PlaneRecord>;
+    assert.deepEqual(planes['host shakespeare'], before);
+    assert.equal(planes['host sea'].training.useAveraging, false);
+    assert.equal(settings['microSteer.activePlane'], 'host sea');
+    assert.equal(settings['editor.tabSize'], 3);
+  });
+
+  test('an empty selection is a clear error and writes nothing', async () => {
+    const before = readSettingsFile();
+    const editor = await openEditor('some text\n\n');
+    editor.selection = new vscode.Selection(1, 0, 1, 0);
+    const shown = recordMessages();
+    try {
+      const result = await vscode.commands.executeCommand('microSteer.trainFromSelection', { name: 'never stored', useAveraging: true });
+      assert.equal(result, undefined);
+    } finally {
+      shown.restore();
+    }
+    assert.equal(shown.messages.length, 1);
+    assert.equal(shown.messages[0].level, 'error');
+    assert.match(shown.messages[0].text, /selection holds no example text/);
+    assert.deepEqual(readSettingsFile(), before);
+  });
+
+  test('an existing name is refused unless replacing is asked for', async () => {
+    const editor = await openEditor('One more line.');
+    editor.selection = new vscode.Selection(0, 0, 0, 14);
+    const shown = recordMessages();
+    try {
+      assert.equal(await vscode.commands.executeCommand('microSteer.trainFromSelection', { name: 'host sea', useAveraging: true }), undefined);
+    } finally {
+      shown.restore();
+    }
+    assert.match(shown.messages.map((m) => m.text).join('\n'), /a plane named "host sea" exists/);
+    const replaced = await vscode.commands.executeCommand<{ record: PlaneRecord } | undefined>('microSteer.trainFromSelection', {
+      name: 'host sea',
+      useAveraging: true,
+      replace: true,
+    });
+    assert.equal(replaced?.record.training.examples, 1);
+    assert.deepEqual((readSettingsFile()['microSteer.planes'] as Record<string, PlaneRecord>)['host sea'], replaced.record);
+  });
+});

@@ -1,0 +1,178 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { InputError } from '../../../src/engine/errors';
+import {
+  checkPlaneModel,
+  defaultPlaneName,
+  parsePlaneRecord,
+  planeNameProblem,
+  planeSpec,
+  readPlaneTable,
+  withPlane,
+} from '../../../src/extension/planeRecords';
+import type { ModelSummary, PlaneRecord } from '../../../src/protocol';
+
+/** Base64 of little-endian float32s, written independently of the code under test (DataView, explicit endianness). */
+function base64Floats(values: number[]): string {
+  const view = new DataView(new ArrayBuffer(values.length * 4));
+  values.forEach((x, i) => view.setFloat32(i * 4, x, true));
+  return Buffer.from(view.buffer).toString('base64');
+}
+
+const MODEL = { hiddenSize: 4, numHiddenLayers: 6, fingerprint: 'abc123def456abc123' };
+
+function record(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    layer: 3,
+    n: base64Floats([0.5, -0.5, 0.5, -0.5]),
+    b: 0.125,
+    model: { ...MODEL },
+    training: {
+      layer: 3,
+      steps: 10,
+      learningRate: 5e-4,
+      alpha: 1,
+      useAveraging: true,
+      lambdaMle: 1e4,
+      lambdaCap: 0.1,
+      lambdaTheta: 0.1,
+      mleMode: 'sequence',
+      batchSize: 2,
+      seed: 0,
+      examples: 2,
+    },
+    initialLoss: 9.5,
+    finalLoss: 4.25,
+    lossHistory: [9.5, 6, 4.25],
+    createdAt: '2025-01-31T12:00:00.000Z',
+    ...overrides,
+  };
+}
+
+const summary = (over: Partial<ModelSummary> = {}): ModelSummary => ({
+  dir: '/models/tiny',
+  architecture: 'Gemma2ForCausalLM',
+  hiddenSize: MODEL.hiddenSize,
+  numHiddenLayers: MODEL.numHiddenLayers,
+  vocabSize: 100,
+  parameterCount: 1000,
+  dtypes: ['F32'],
+  sizeOnDiskBytes: 4000,
+  defaultHookLayer: 3,
+  fingerprint: MODEL.fingerprint,
+  ...over,
+});
+
+test('a valid record is kept as written', () => {
+  const json = record();
+  const parsed = parsePlaneRecord(json, 'plane "x"');
+  assert.deepEqual(parsed, json);
+});
+
+test('n given as numbers is stored as base64 float32', () => {
+  const parsed = parsePlaneRecord(record({ n: [1, 0, -2, 0.25] }), 'plane "x"');
+  assert.equal(parsed.n, base64Floats([1, 0, -2, 0.25]));
+});
+
+test('malformed records are rejected with the source and the field named', () => {
+  const cases: Array<[Record<string, unknown>, RegExp]> = [
+    [record({ model: undefined }), /"model" must be an object/],
+    [record({ model: { ...MODEL, hiddenSize: 0 } }), /model\.hiddenSize/],
+    [record({ model: { ...MODEL, numHiddenLayers: 2.5 } }), /model\.numHiddenLayers/],
+    [record({ model: { ...MODEL, fingerprint: '' } }), /model\.fingerprint/],
+    [record({ n: base64Floats([1, 0, 0]) }), /width 3 does not match the model's hidden size 4/],
+    [record({ layer: 6 }), /layer 6 is outside the model's 6 layers/],
+    [record({ b: 'high' }), /"b" must be a finite number/],
+    [record({ training: undefined }), /"training" must be an object/],
+    [record({ training: { ...(record().training as object), steps: '10' } }), /training\.steps/],
+    [record({ training: { ...(record().training as object), mleMode: 'other' } }), /training\.mleMode/],
+    [record({ training: { ...(record().training as object), useAveraging: 1 } }), /training\.useAveraging/],
+    [record({ initialLoss: NaN }), /"initialLoss" must be a finite number/],
+    [record({ lossHistory: [1, null] }), /"lossHistory" must be an array of finite numbers/],
+    [record({ createdAt: 'yesterday' }), /"createdAt" must be a date string/],
+  ];
+  for (const [json, pattern] of cases) {
+    assert.throws(
+      () => parsePlaneRecord(json, 'plane "bad"'),
+      (e: unknown) => e instanceof InputError && e.message.startsWith('plane "bad"') && pattern.test(e.message),
+      `expected ${pattern}`,
+    );
+  }
+});
+
+test('the planes setting: malformed entries are reported by name and skipped, good ones kept', () => {
+  const table = readPlaneTable({
+    good: record(),
+    'no vector': record({ n: undefined }),
+    'not an object': 42,
+    alsoGood: record({ b: -0.5 }),
+  });
+  assert.deepEqual([...table.planes.keys()], ['good', 'alsoGood']);
+  assert.equal(table.planes.get('alsoGood')?.b, -0.5);
+  assert.deepEqual(
+    table.rejected.map((r) => r.name),
+    ['no vector', 'not an object'],
+  );
+  assert.match(table.rejected[0].reason, /plane "no vector": "n" must be base64/);
+  assert.match(table.rejected[1].reason, /plane "not an object": a plane must be a JSON object/);
+});
+
+test('a planes setting that is not an object is one rejected entry; absent is empty', () => {
+  assert.deepEqual(readPlaneTable([record()]).rejected.length, 1);
+  assert.equal(readPlaneTable([record()]).planes.size, 0);
+  assert.deepEqual(readPlaneTable(undefined), { planes: new Map(), rejected: [] });
+});
+
+test('withPlane sets or removes one entry and keeps every other, malformed ones included', () => {
+  const before = { keep: record(), broken: { layer: 'x' }, replaced: record({ b: 0.9 }) };
+  const snapshot = structuredClone(before);
+  const fresh = parsePlaneRecord(record({ b: -0.25 }), 'new');
+
+  const added = withPlane(before, 'new', fresh);
+  assert.deepEqual(added, { ...snapshot, new: fresh });
+  const replaced = withPlane(before, 'replaced', fresh);
+  assert.deepEqual(replaced, { ...snapshot, replaced: fresh });
+  const removed = withPlane(before, 'keep', undefined);
+  assert.deepEqual(removed, { broken: snapshot.broken, replaced: snapshot.replaced });
+  // The input object itself is never changed.
+  assert.deepEqual(before, snapshot);
+  // No previous value (or not an object): a fresh object with the one entry.
+  assert.deepEqual(withPlane(undefined, 'a', fresh), { a: fresh });
+  assert.deepEqual(withPlane('garbage', 'a', fresh), { a: fresh });
+});
+
+test('a plane from another model is refused, naming the plane and both models', () => {
+  const plane = parsePlaneRecord(record(), 'p');
+  assert.doesNotThrow(() => checkPlaneModel('p', plane, summary()));
+  for (const other of [summary({ fingerprint: 'ffffffffffffffff' }), summary({ hiddenSize: 8 }), summary({ numHiddenLayers: 12 })]) {
+    assert.throws(
+      () => checkPlaneModel('shakespeare', plane, other),
+      (e: unknown) =>
+        e instanceof InputError &&
+        /plane "shakespeare" was trained on another model/.test(e.message) &&
+        e.message.includes(`hidden size ${other.hiddenSize}, ${other.numHiddenLayers} layers`) &&
+        e.message.includes('/models/tiny'),
+    );
+  }
+});
+
+test('planeSpec carries exactly what the engine steers with', () => {
+  const plane = parsePlaneRecord(record(), 'p') as PlaneRecord;
+  assert.deepEqual(planeSpec(plane), { layer: 3, n: plane.n, b: 0.125, model: MODEL });
+});
+
+test('plane names: non-empty, no surrounding spaces, bounded length', () => {
+  assert.equal(planeNameProblem('shakespeare 2025-01-31'), undefined);
+  assert.match(planeNameProblem('') ?? '', /needs a name/);
+  assert.match(planeNameProblem('   ') ?? '', /needs a name/);
+  assert.match(planeNameProblem(' padded') ?? '', /spaces/);
+  assert.match(planeNameProblem('x'.repeat(81)) ?? '', /80 characters/);
+});
+
+test('default names come from the first words and the date', () => {
+  // Local time: the name shows the user's own date.
+  const date = new Date(2025, 2, 4, 23, 30);
+  assert.equal(defaultPlaneName("Shall I compare thee to a summer's day?", date), 'shall-i-compare-thee 2025-03-04');
+  assert.equal(defaultPlaneName("  Thou speak'st of candles", date), 'thou-speakst-of-candles 2025-03-04');
+  assert.equal(defaultPlaneName('!!! ???', date), 'plane 2025-03-04');
+});

@@ -1,0 +1,524 @@
+/**
+ * The steering panel's front end, bundled by esbuild into dist/webview.js. It talks only to the extension
+ * host (src/extension/steeringPanel.ts) through the typed messages of src/protocol.ts, keeps its state with
+ * vscode.setState so it survives being hidden and a window reload, and builds every dynamic element with
+ * DOM calls (text goes in as text, never as markup).
+ *
+ * Elements for UI tests (constants in elementIds.ts; each singleton has data-testid equal to its id):
+ *   #prompt             vscode-text-area with the prompt; type into its inner <textarea> (`#prompt textarea`)
+ *   #plane-picker       vscode-dropdown of the planes; each vscode-option's value is a plane name
+ *   #plane-info         layer, b, final loss and model of the chosen plane
+ *   #loss-chart         <svg> of the chosen plane's training loss: polyline.loss-line, <title id=loss-chart-title>
+ *   #sampling           <details> with number inputs #temperature #top-k #top-p #max-new-tokens #seed,
+ *                       vscode-checkbox #chat-template, vscode-radio-group #steer-prompt (values last | all)
+ *   #alpha-list         <ol>; alpha i (from 0) is li[data-testid=alpha-row][data-index=i] holding
+ *                       input#alpha-slider-i[data-testid=alpha-slider] (range), input#alpha-input-i[data-testid=alpha-input]
+ *                       (number; typing a value updates the alpha) and vscode-button#remove-alpha-i[data-testid=remove-alpha]
+ *   #add-alpha #generate #stop   vscode-buttons (Ctrl/Cmd+Enter in the prompt also generates)
+ *   #status             role=status line: #engine-state and #status-message (class "error" on errors)
+ *   #columns            one section[data-testid=column][data-index=i][data-alpha=A][data-state=running|done|cancelled|failed]
+ *                       per alpha of the shown comparison, holding pre#column-text-i[data-testid=column-text][data-alpha=A]
+ *                       (the streamed text), vscode-buttons #column-copy-i[data-testid=copy] and
+ *                       #column-insert-i[data-testid=insert], and #column-end-i[data-testid=column-end] (how it ended)
+ * data-alpha is String(alpha): "0", "1.5", "2.5", "3.5" for the defaults.
+ */
+import {
+  provideVSCodeDesignSystem,
+  vsCodeButton,
+  vsCodeCheckbox,
+  vsCodeDropdown,
+  vsCodeOption,
+  vsCodeRadio,
+  vsCodeRadioGroup,
+  vsCodeTextArea,
+  type Button,
+  type Checkbox,
+  type Dropdown,
+  type RadioGroup,
+  type TextArea,
+} from '@vscode/webview-ui-toolkit';
+import {
+  PANEL_LIMITS,
+  type HostToWebviewMessage,
+  type PanelColumn,
+  type PanelPlane,
+  type PanelRun,
+  type PanelSampling,
+  type StopReason,
+  type WebviewToHostMessage,
+} from '../src/protocol';
+import { SAMPLING_FIELDS, parseAlpha, parseGenerateParams } from '../src/extension/panelMessages';
+import { PANEL_IDS as ID, PANEL_TEST_IDS as TEST_ID } from './elementIds';
+import { formatLoss, lossCurve, type ChartBox } from './lossCurve';
+import { addAlpha, alphaLabel, choosePlane, removeAlpha, restorePanelState, type PanelState } from './panelState';
+
+interface VsCodeApi {
+  postMessage(message: WebviewToHostMessage): void;
+  getState(): unknown;
+  setState(state: PanelState): void;
+}
+declare function acquireVsCodeApi(): VsCodeApi;
+
+provideVSCodeDesignSystem().register(
+  vsCodeButton(),
+  vsCodeCheckbox(),
+  vsCodeDropdown(),
+  vsCodeOption(),
+  vsCodeRadio(),
+  vsCodeRadioGroup(),
+  vsCodeTextArea(),
+);
+
+const vscode = acquireVsCodeApi();
+const state: PanelState = restorePanelState(vscode.getState());
+let planes: PanelPlane[] = [];
+/** A generate request is on its way and the host has not answered yet. */
+let awaitingRun = false;
+/** The text nodes of the shown columns, appended to as deltas arrive. */
+let columnTexts: Text[] = [];
+
+function element<T extends Element = HTMLElement>(id: string): T {
+  const found = document.getElementById(id);
+  if (!found) throw new Error(`steering panel: element #${id} is missing`);
+  return found as unknown as T;
+}
+
+// ------------------------------------------------------------------ state persistence
+
+let saveTimer: number | undefined;
+
+function saveNow(): void {
+  if (saveTimer !== undefined) window.clearTimeout(saveTimer);
+  saveTimer = undefined;
+  vscode.setState(state);
+}
+
+/** Streaming calls this per delta: one save per burst is enough. */
+function saveSoon(): void {
+  saveTimer ??= window.setTimeout(saveNow, 250);
+}
+
+// ------------------------------------------------------------------ status line
+
+function showMessage(text: string, level: 'info' | 'error' = 'info'): void {
+  const line = element(ID.statusMessage);
+  line.textContent = text;
+  line.classList.toggle('error', level === 'error');
+}
+
+// ------------------------------------------------------------------ prompt
+
+function bindPrompt(): void {
+  const prompt = element<TextArea>(ID.prompt);
+  prompt.value = state.prompt;
+  prompt.addEventListener('input', () => {
+    state.prompt = prompt.value;
+    saveNow();
+  });
+  prompt.addEventListener('keydown', (e) => {
+    if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) {
+      e.preventDefault();
+      generate();
+    }
+  });
+}
+
+// ------------------------------------------------------------------ plane picker and loss chart
+
+const CHART_BOX: ChartBox = { width: 400, height: 150, left: 48, right: 12, top: 10, bottom: 32 };
+const SVG_NS = 'http://www.w3.org/2000/svg';
+
+function bindPlanePicker(): void {
+  const picker = element<Dropdown>(ID.planePicker);
+  picker.addEventListener('change', () => {
+    state.planeName = picker.value;
+    renderPlaneDetails();
+    saveNow();
+  });
+}
+
+function renderPlanes(): void {
+  const picker = element<Dropdown>(ID.planePicker);
+  // The `selected` attribute, not picker.value: the dropdown sees new options only after its slot updates.
+  picker.replaceChildren(
+    ...planes.map((plane) => {
+      const option = document.createElement('vscode-option');
+      option.setAttribute('value', plane.name);
+      option.textContent = plane.name;
+      if (plane.name === state.planeName) option.setAttribute('selected', '');
+      return option;
+    }),
+  );
+  picker.disabled = planes.length === 0;
+  renderPlaneDetails();
+}
+
+function renderPlaneDetails(): void {
+  const plane = planes.find((p) => p.name === state.planeName);
+  element(ID.planeInfo).textContent = plane
+    ? `Layer ${plane.layer} · b = ${plane.b.toFixed(3)} · final loss ${formatLoss(plane.finalLoss)} · ` +
+      `model: width ${plane.model.hiddenSize}, ${plane.model.numHiddenLayers} layers`
+    : 'No steering plane yet: select example text in an editor and run "Micro Steer: Train steering from selection".';
+  renderLossChart(plane);
+}
+
+function renderLossChart(plane: PanelPlane | undefined): void {
+  const svg = element<SVGSVGElement>(ID.lossChart);
+  const title = svgElement('title', { id: 'loss-chart-title' });
+  svg.replaceChildren(title);
+  svg.classList.toggle('no-plane', !plane);
+  const curve = plane ? lossCurve(plane.lossHistory, CHART_BOX) : undefined;
+  if (!plane || !curve) {
+    title.textContent = plane ? `${plane.name} has no training loss history` : 'No plane chosen';
+    svg.append(svgText(plane ? 'no loss history' : 'no plane', CHART_BOX.width / 2, CHART_BOX.height / 2, 'middle', 'empty'));
+    return;
+  }
+  const finite = plane.lossHistory.filter((v) => Number.isFinite(v));
+  title.textContent =
+    `Training loss of ${plane.name} over ${plane.lossHistory.length} steps: ` +
+    `${formatLoss(finite[0])} at the start, ${formatLoss(finite[finite.length - 1])} at the end`;
+  const left = CHART_BOX.left;
+  const right = CHART_BOX.width - CHART_BOX.right;
+  const top = CHART_BOX.top;
+  const bottom = CHART_BOX.height - CHART_BOX.bottom;
+  svg.append(
+    svgElement('line', { class: 'axis', x1: left, y1: bottom, x2: right, y2: bottom }),
+    svgElement('line', { class: 'axis', x1: left, y1: top, x2: left, y2: bottom }),
+    ...curve.xTicks.map((t) => svgText(t.label, t.at, bottom + 13, 'middle', 'tick')),
+    ...curve.yTicks.map((t) => svgText(t.label, left - 4, t.at + 4, 'end', 'tick')),
+    svgText('step', (left + right) / 2, CHART_BOX.height - 4, 'middle', 'axis-title'),
+    svgText('loss', 10, (top + bottom) / 2, 'middle', 'axis-title', `rotate(-90 10 ${(top + bottom) / 2})`),
+    svgElement('polyline', { class: 'loss-line', points: curve.points }),
+  );
+}
+
+function svgElement(tag: string, attributes: Record<string, string | number>): SVGElement {
+  const el = document.createElementNS(SVG_NS, tag);
+  for (const [name, value] of Object.entries(attributes)) el.setAttribute(name, String(value));
+  return el;
+}
+
+function svgText(text: string, x: number, y: number, anchor: 'middle' | 'end', cls: string, transform?: string): SVGElement {
+  const el = svgElement('text', { x, y, 'text-anchor': anchor, class: cls, ...(transform ? { transform } : {}) });
+  el.textContent = text;
+  return el;
+}
+
+// ------------------------------------------------------------------ sampling settings
+
+type NumericSetting = 'temperature' | 'topK' | 'topP' | 'maxNewTokens' | 'seed';
+
+function bindSampling(): void {
+  bindNumberSetting('temperature', ID.temperature);
+  bindNumberSetting('topK', ID.topK);
+  bindNumberSetting('topP', ID.topP);
+  bindNumberSetting('maxNewTokens', ID.maxNewTokens);
+  bindNumberSetting('seed', ID.seed);
+
+  const chatTemplate = element<Checkbox>(ID.chatTemplate);
+  chatTemplate.checked = state.sampling.chatTemplate;
+  chatTemplate.addEventListener('change', () => {
+    state.sampling.chatTemplate = chatTemplate.checked;
+    saveNow();
+  });
+
+  const steerPrompt = element<RadioGroup>(ID.steerPrompt);
+  // The group checks the radio with its value (it unchecks any radio checked directly).
+  steerPrompt.value = state.sampling.steerPrompt;
+  steerPrompt.addEventListener('change', () => {
+    try {
+      state.sampling.steerPrompt = SAMPLING_FIELDS.steerPrompt(steerPrompt.value, 'steered positions');
+      saveNow();
+    } catch {
+      // A transient value while the group switches radios; the next change event carries the real one.
+    }
+  });
+}
+
+function bindNumberSetting(key: NumericSetting, id: string): void {
+  const input = element<HTMLInputElement>(id);
+  const parse = SAMPLING_FIELDS[key] as (value: unknown, field: string) => PanelSampling[NumericSetting];
+  input.value = String(state.sampling[key]);
+  input.addEventListener('input', () => {
+    try {
+      state.sampling[key] = parse(input.valueAsNumber, input.labels?.[0]?.textContent ?? key);
+      markValidity(input, undefined);
+      saveNow();
+    } catch (e) {
+      markValidity(input, (e as Error).message);
+    }
+  });
+  // Leaving the field with a bad value puts the last good one back.
+  input.addEventListener('change', () => {
+    if (input.getAttribute('aria-invalid') !== 'true') return;
+    input.value = String(state.sampling[key]);
+    markValidity(input, undefined);
+  });
+}
+
+function markValidity(input: HTMLInputElement, error: string | undefined): void {
+  input.setAttribute('aria-invalid', String(error !== undefined));
+  input.title = error ?? '';
+  if (error !== undefined) showMessage(error, 'error');
+}
+
+// ------------------------------------------------------------------ alphas
+
+function bindAlphas(): void {
+  element<Button>(ID.addAlpha).addEventListener('click', () => {
+    state.alphas = addAlpha(state.alphas);
+    renderAlphas();
+    element<HTMLInputElement>(`alpha-input-${state.alphas.length - 1}`).focus();
+    saveNow();
+  });
+}
+
+function renderAlphas(): void {
+  element(ID.alphaList).replaceChildren(...state.alphas.map((alpha, i) => alphaRow(alpha, i)));
+  element<Button>(ID.addAlpha).disabled = state.alphas.length >= PANEL_LIMITS.maxAlphas;
+}
+
+function alphaRowLabel(alpha: number, i: number): string {
+  return `Alpha ${i + 1}${alpha === 0 ? ' (unsteered baseline)' : ''}`;
+}
+
+function alphaRow(alpha: number, i: number): HTMLLIElement {
+  const row = document.createElement('li');
+  row.className = 'alpha-row';
+  row.dataset.testid = TEST_ID.alphaRow;
+  row.dataset.index = String(i);
+
+  const label = document.createElement('label');
+  label.id = `alpha-label-${i}`;
+  label.htmlFor = `alpha-input-${i}`;
+  label.textContent = alphaRowLabel(alpha, i);
+
+  const slider = alphaInput('range', `alpha-slider-${i}`, TEST_ID.alphaSlider, alpha);
+  slider.setAttribute('aria-label', `Alpha ${i + 1} slider`);
+  const number = alphaInput('number', `alpha-input-${i}`, TEST_ID.alphaInput, alpha);
+  number.required = true;
+
+  const setAlpha = (value: number): void => {
+    state.alphas[i] = value;
+    label.textContent = alphaRowLabel(value, i);
+    saveNow();
+  };
+  slider.addEventListener('input', () => {
+    setAlpha(slider.valueAsNumber);
+    number.value = slider.value;
+    markValidity(number, undefined);
+  });
+  number.addEventListener('input', () => {
+    try {
+      setAlpha(parseAlpha(number.valueAsNumber, `Alpha ${i + 1}`));
+      slider.value = String(state.alphas[i]);
+      markValidity(number, undefined);
+    } catch (e) {
+      markValidity(number, (e as Error).message);
+    }
+  });
+  number.addEventListener('change', () => {
+    if (number.getAttribute('aria-invalid') !== 'true') return;
+    number.value = String(state.alphas[i]);
+    markValidity(number, undefined);
+  });
+
+  const remove = document.createElement('vscode-button') as Button;
+  remove.id = `remove-alpha-${i}`;
+  remove.dataset.testid = TEST_ID.removeAlpha;
+  remove.setAttribute('appearance', 'secondary');
+  remove.setAttribute('aria-label', `Remove alpha ${i + 1}`);
+  remove.textContent = 'Remove';
+  remove.disabled = state.alphas.length <= 1;
+  remove.addEventListener('click', () => {
+    state.alphas = removeAlpha(state.alphas, i);
+    renderAlphas();
+    const next = document.getElementById(`remove-alpha-${Math.min(i, state.alphas.length - 1)}`);
+    (next && !(next as Button).disabled ? next : element(ID.addAlpha)).focus();
+    saveNow();
+  });
+
+  row.append(label, slider, number, remove);
+  return row;
+}
+
+function alphaInput(type: 'range' | 'number', id: string, testId: string, alpha: number): HTMLInputElement {
+  const input = document.createElement('input');
+  input.type = type;
+  input.id = id;
+  input.dataset.testid = testId;
+  input.min = String(PANEL_LIMITS.alphaMin);
+  input.max = String(PANEL_LIMITS.alphaMax);
+  input.step = String(PANEL_LIMITS.alphaStep);
+  input.value = String(alpha);
+  return input;
+}
+
+// ------------------------------------------------------------------ generate, stop, columns
+
+function bindActions(): void {
+  element<Button>(ID.generate).addEventListener('click', generate);
+  element<Button>(ID.stop).addEventListener('click', () => vscode.postMessage({ type: 'stop' }));
+}
+
+function generate(): void {
+  if (awaitingRun || state.run?.state === 'running') return;
+  if (!planes.some((p) => p.name === state.planeName)) {
+    showMessage('Choose a steering plane first (train one with "Micro Steer: Train steering from selection").', 'error');
+    return;
+  }
+  try {
+    const { prompt, planeName, alphas, sampling } = state;
+    // The host checks the same rules; checking here names the problem before anything is sent.
+    const params = parseGenerateParams({ prompt, planeName, alphas, sampling }, 'generate');
+    vscode.postMessage({ type: 'generate', params });
+  } catch (e) {
+    showMessage((e as Error).message, 'error');
+    return;
+  }
+  awaitingRun = true;
+  showMessage('Starting…');
+  renderButtons();
+}
+
+function renderButtons(): void {
+  const running = state.run?.state === 'running';
+  element<Button>(ID.generate).disabled = running || awaitingRun;
+  element<Button>(ID.stop).disabled = !running;
+}
+
+function renderRun(): void {
+  const run = state.run;
+  columnTexts = [];
+  element(ID.columns).replaceChildren(...(run ? run.columns.map((c, i) => columnSection(run, c, i)) : []));
+  renderButtons();
+  if (run) showMessage(runSummary(run), run.state === 'failed' ? 'error' : 'info');
+}
+
+function runSummary(run: PanelRun): string {
+  const n = run.columns.length;
+  switch (run.state) {
+    case 'running':
+      return `Generating ${n} column${n === 1 ? '' : 's'} with ${run.planeName} in one batched run…`;
+    case 'done':
+      return `Done: ${n} column${n === 1 ? '' : 's'} with ${run.planeName}.`;
+    case 'cancelled':
+      return 'Stopped.';
+    case 'failed':
+      return `Generation failed: ${run.error ?? 'unknown error'}`;
+  }
+}
+
+function columnSection(run: PanelRun, column: PanelColumn, i: number): HTMLElement {
+  const alpha = String(column.alpha);
+  const section = document.createElement('section');
+  section.className = 'column';
+  section.dataset.testid = TEST_ID.column;
+  section.dataset.index = String(i);
+  section.dataset.alpha = alpha;
+  section.dataset.state = run.state;
+  section.setAttribute('aria-labelledby', `column-title-${i}`);
+
+  const header = document.createElement('header');
+  const title = document.createElement('h3');
+  title.id = `column-title-${i}`;
+  title.textContent = alphaLabel(column.alpha);
+  const copy = columnButton(`column-copy-${i}`, TEST_ID.copy, 'Copy', `Copy the text of ${alphaLabel(column.alpha)}`);
+  copy.addEventListener('click', () => vscode.postMessage({ type: 'copy', text: column.text }));
+  const insert = columnButton(`column-insert-${i}`, TEST_ID.insert, 'Insert', `Insert the text of ${alphaLabel(column.alpha)} into the editor`);
+  insert.addEventListener('click', () => vscode.postMessage({ type: 'insert', text: column.text }));
+  header.append(title, copy, insert);
+
+  const text = document.createElement('pre');
+  text.id = `column-text-${i}`;
+  text.dataset.testid = TEST_ID.columnText;
+  text.dataset.alpha = alpha;
+  text.tabIndex = 0;
+  text.setAttribute('aria-labelledby', title.id);
+  // Screen readers hear the column when it is done, not every token.
+  text.setAttribute('aria-busy', String(run.state === 'running'));
+  const node = document.createTextNode(column.text);
+  text.append(node);
+  columnTexts[i] = node;
+
+  const end = document.createElement('p');
+  end.id = `column-end-${i}`;
+  end.dataset.testid = TEST_ID.columnEnd;
+  end.className = 'column-end';
+  end.textContent = columnEnd(run, column);
+
+  section.append(header, text, end);
+  return section;
+}
+
+function columnButton(id: string, testId: string, text: string, ariaLabel: string): Button {
+  const button = document.createElement('vscode-button') as Button;
+  button.id = id;
+  button.dataset.testid = testId;
+  button.setAttribute('appearance', 'secondary');
+  button.setAttribute('aria-label', ariaLabel);
+  button.textContent = text;
+  return button;
+}
+
+const STOP_REASON_TEXT: Record<StopReason, string> = {
+  eos: 'end of text',
+  maxTokens: 'token limit reached',
+  cancelled: 'stopped',
+};
+
+function columnEnd(run: PanelRun, column: PanelColumn): string {
+  if (run.state === 'running') return 'streaming…';
+  const reason = column.stopReason ? STOP_REASON_TEXT[column.stopReason] : run.state === 'failed' ? 'failed' : 'stopped';
+  return column.tokens === undefined ? reason : `${column.tokens} tokens · ${reason}`;
+}
+
+function appendDelta(runId: number, index: number, text: string): void {
+  const run = state.run;
+  const column = run?.columns[index];
+  if (!run || run.runId !== runId || run.state !== 'running' || !column) return;
+  column.text += text;
+  columnTexts[index]?.appendData(text);
+  saveSoon();
+}
+
+// ------------------------------------------------------------------ messages from the host
+
+function receive(message: HostToWebviewMessage): void {
+  switch (message.type) {
+    case 'planes':
+      planes = message.planes;
+      state.planeName = choosePlane(state.planeName, planes, message.activePlane);
+      renderPlanes();
+      saveNow();
+      break;
+    case 'engineState':
+      element(ID.engineState).textContent = `Engine: ${message.text}.`;
+      break;
+    case 'run':
+      awaitingRun = false;
+      state.run = message.run;
+      renderRun();
+      saveNow();
+      break;
+    case 'delta':
+      appendDelta(message.runId, message.column, message.text);
+      break;
+    case 'notice':
+      if (message.level === 'error') awaitingRun = false;
+      showMessage(message.text, message.level);
+      renderButtons();
+      break;
+  }
+}
+
+bindPrompt();
+bindPlanePicker();
+bindSampling();
+bindAlphas();
+bindActions();
+renderAlphas();
+renderPlanes();
+renderRun();
+window.addEventListener('message', (event: MessageEvent<HostToWebviewMessage>) => receive(event.data));
+vscode.postMessage({ type: 'ready' });

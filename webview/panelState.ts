@@ -1,0 +1,134 @@
+/**
+ * The steering panel's state, as the webview keeps it (vscode.setState) and restores it after being hidden
+ * or after a window reload. A saved state is untrusted (an older version, or a damaged one): restoring
+ * takes each field that passes the same checks as the host's message validation and keeps the default
+ * for the others. Pure functions: no DOM, so unit tests run them in Node.
+ */
+import {
+  PANEL_LIMITS,
+  SAMPLING_DEFAULTS,
+  type PanelColumn,
+  type PanelPlane,
+  type PanelRun,
+  type PanelRunState,
+  type PanelSampling,
+  type StopReason,
+} from '../src/protocol';
+import {
+  SAMPLING_FIELDS,
+  parseAlpha,
+  parseAlphas,
+  parseColumnText,
+  parsePlaneName,
+  parsePrompt,
+  parseRecord,
+  type FieldParser,
+} from '../src/extension/panelMessages';
+import { InputError } from '../src/engine/errors';
+
+/** The published examples compare the unsteered model with a few strengths around 2-3. */
+export const DEFAULT_ALPHAS: readonly number[] = [0, 1.5, 2.5, 3.5];
+
+export interface PanelState {
+  prompt: string;
+  /** '' until a plane is known. */
+  planeName: string;
+  alphas: number[];
+  sampling: PanelSampling;
+  /** The comparison shown in the columns. */
+  run: PanelRun | null;
+}
+
+export function defaultPanelState(): PanelState {
+  return { prompt: '', planeName: '', alphas: [...DEFAULT_ALPHAS], sampling: { ...SAMPLING_DEFAULTS }, run: null };
+}
+
+export function restorePanelState(saved: unknown): PanelState {
+  const state = defaultPanelState();
+  if (typeof saved !== 'object' || saved === null || Array.isArray(saved)) return state;
+  const s = saved as Record<string, unknown>;
+  state.prompt = orDefault(parsePrompt, s.prompt, state.prompt);
+  state.planeName = orDefault(parsePlaneName, s.planeName, state.planeName);
+  state.alphas = orDefault(parseAlphas, s.alphas, state.alphas);
+  const sampling = s.sampling;
+  if (typeof sampling === 'object' && sampling !== null && !Array.isArray(sampling)) {
+    const fields = sampling as Record<string, unknown>;
+    const merge = <K extends keyof PanelSampling>(key: K): void => {
+      state.sampling[key] = orDefault(SAMPLING_FIELDS[key], fields[key], state.sampling[key]);
+    };
+    (Object.keys(SAMPLING_FIELDS) as (keyof PanelSampling)[]).forEach(merge);
+  }
+  state.run = orDefault(parseSavedRun, s.run, null);
+  return state;
+}
+
+/** A run saved as running was cut off by the reload: the host that ran it is gone. */
+const parseSavedRun: FieldParser<PanelRun> = (value, field) => {
+  const r = parseRecord(value, field);
+  const columns = r.columns;
+  if (!Array.isArray(columns) || columns.length < 1 || columns.length > PANEL_LIMITS.maxAlphas) {
+    throw new InputError(`${field}.columns must be an array of 1 to ${PANEL_LIMITS.maxAlphas} columns`);
+  }
+  if (typeof r.runId !== 'number' || !Number.isSafeInteger(r.runId) || r.runId < 0) {
+    throw new InputError(`${field}.runId must be a non-negative integer`);
+  }
+  const state = RUN_STATES.includes(r.state as PanelRunState) ? (r.state as PanelRunState) : undefined;
+  if (!state) throw new InputError(`${field}.state must be one of ${RUN_STATES.join(', ')}`);
+  const run: PanelRun = {
+    runId: r.runId,
+    planeName: parsePlaneName(r.planeName, `${field}.planeName`),
+    state: state === 'running' ? 'cancelled' : state,
+    columns: columns.map((c, i) => parseSavedColumn(c, `${field}.columns[${i}]`)),
+  };
+  if (typeof r.error === 'string') run.error = parseColumnText(r.error, `${field}.error`);
+  return run;
+};
+
+const RUN_STATES: readonly PanelRunState[] = ['running', 'done', 'cancelled', 'failed'];
+const STOP_REASONS: readonly StopReason[] = ['eos', 'maxTokens', 'cancelled'];
+
+function parseSavedColumn(value: unknown, field: string): PanelColumn {
+  const c = parseRecord(value, field);
+  const column: PanelColumn = { alpha: parseAlpha(c.alpha, `${field}.alpha`), text: parseColumnText(c.text, `${field}.text`) };
+  if (typeof c.tokens === 'number' && Number.isSafeInteger(c.tokens) && c.tokens >= 0) column.tokens = c.tokens;
+  if (STOP_REASONS.includes(c.stopReason as StopReason)) column.stopReason = c.stopReason as StopReason;
+  return column;
+}
+
+function orDefault<T>(parse: FieldParser<T>, value: unknown, fallback: T): T {
+  if (value === undefined) return fallback;
+  try {
+    return parse(value, 'saved state');
+  } catch {
+    return fallback;
+  }
+}
+
+/**
+ * Appends one alpha one step above the last (capped at the range's top), or the baseline 0 to an empty
+ * list; at the limit nothing changes.
+ */
+export function addAlpha(alphas: readonly number[]): number[] {
+  if (alphas.length >= PANEL_LIMITS.maxAlphas) return [...alphas];
+  const next = alphas.length ? Math.min(alphas[alphas.length - 1] + 1, PANEL_LIMITS.alphaMax) : 0;
+  return [...alphas, next];
+}
+
+/** Removes the alpha at `index`; the last remaining one stays (a comparison needs a column). */
+export function removeAlpha(alphas: readonly number[], index: number): number[] {
+  if (alphas.length <= 1 || index < 0 || index >= alphas.length) return [...alphas];
+  return alphas.filter((_, i) => i !== index);
+}
+
+/** The plane to show: the one already chosen while it still exists, else the active plane, else the first. */
+export function choosePlane(current: string, planes: readonly PanelPlane[], activePlane: string | null): string {
+  const names = planes.map((p) => p.name);
+  if (names.includes(current)) return current;
+  if (activePlane !== null && names.includes(activePlane)) return activePlane;
+  return names[0] ?? '';
+}
+
+/** A column's heading: alpha 0 runs without the plane, so it is the unsteered baseline. */
+export function alphaLabel(alpha: number): string {
+  return alpha === 0 ? 'α = 0 · unsteered baseline' : `α = ${alpha}`;
+}
