@@ -1,0 +1,80 @@
+/**
+ * The steering engine's costs (issue 4): training ms per step and steps to reach a loss, the steering
+ * overhead on decode, a 4-row comparison step against a 1-row step, and the original recipe end to end.
+ */
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import type { GenerationRow, TrainProgress } from '../../src/protocol';
+import { Gemma2Runner } from '../../src/engine/gemma2/runner';
+import { generate } from '../../src/engine/generate/generator';
+import { defaultHookLayer } from '../../src/engine/model/config';
+import { openModelFolder } from '../../src/engine/model/modelFolder';
+import { encodePlaneVector } from '../../src/engine/plane';
+import { SeededRandom } from '../../src/engine/random';
+import { loadTokenizer, type Tokenizer } from '../../src/engine/tokenizer';
+import { trainPlane } from '../../src/engine/train/trainer';
+import { medianMs, timeMs, type Measurement } from './report';
+
+const ROOT = path.resolve(__dirname, '..', '..', '..');
+
+/** The demo's example lines: 16 Shakespeare lines and 13 wedding-speech lines. */
+function demoLines(file: string): string[] {
+  return readFileSync(path.join(ROOT, 'demo', file), 'utf8').split('\n').map((l) => l.trim()).filter(Boolean);
+}
+
+function unitPlane(hidden: number, layer: number, seed: number) {
+  const rng = new SeededRandom(seed);
+  const n = Float32Array.from({ length: hidden }, () => rng.normal());
+  const norm = Math.hypot(...n);
+  return { layer, n: encodePlaneVector(n.map((x) => x / norm)), b: 0.1 };
+}
+
+export interface SteeringBenchOptions {
+  repeat: number;
+  /** Steps of the original recipe (19 examples, notebook mode); 500 is the method's. */
+  recipeSteps: number;
+}
+
+export async function steeringBench(model: string, dir: string, options: SteeringBenchOptions): Promise<Measurement[]> {
+  const out: Measurement[] = [];
+  const add = (metric: string, value: number, unit: string, detail: string) => out.push({ model, metric, value, unit, detail });
+  const folder = await openModelFolder(dir);
+  const layer = defaultHookLayer(folder.config);
+  const tokenizer: Tokenizer = await loadTokenizer(dir);
+  const runner = await Gemma2Runner.open(folder, { device: 'cpu', hookLayer: layer });
+  try {
+    // Training: sequence mode on 4 examples, a learning rate that moves within a short run.
+    const examples = demoLines('shakespeare.txt').slice(0, 4);
+    const history: TrainProgress[] = [];
+    const steps = 30;
+    const trainMs = await timeMs(() =>
+      trainPlane(runner, tokenizer, examples, { steps, learningRate: 0.01, seed: 1 }, { onProgress: (p) => history.push(p) }),
+    );
+    const perStep = history.slice(1).map((p) => p.msPerStep).sort((a, b) => a - b);
+    add('train step (sequence mode)', perStep[Math.floor(perStep.length / 2)], 'ms', `4 examples, median over ${steps} steps`);
+    const target = history[0].mleLoss - 0.5;
+    const reached = history.find((p) => p.mleLoss <= target);
+    add('steps to lower the NLL by 0.5 nat', reached ? reached.step : NaN, 'steps', reached ? `lr 0.01, NLL ${history[0].mleLoss.toFixed(3)} -> ${reached.mleLoss.toFixed(3)}` : `not within ${steps} steps (lr 0.01)`);
+    add('training run wall time', trainMs, 'ms', `${steps} steps incl. caching the lower layers`);
+
+    // Decode with and without a plane, and 4 rows against 1, in this one run.
+    const plane = unitPlane(folder.config.hiddenSize, layer, 3);
+    const sampling = { maxNewTokens: 16, temperature: 0, seed: 1 };
+    const prompt = 'Shall I compare thee to a summer';
+    const timeRows = (rows: GenerationRow[]) => medianMs(options.repeat, () => generate(runner, tokenizer, { prompt, rows, sampling }));
+    const unsteered = await timeRows([{ alpha: 0 }]);
+    const steered = await timeRows([{ alpha: 2.5, plane }]);
+    add('steered / unsteered generation', steered / unsteered, 'ratio', `1 row, 16 tokens greedy, median of ${options.repeat}, same run`);
+    const four = await timeRows([0, 1.5, 2.5, 3.5].map((alpha) => ({ alpha, plane })));
+    add('4-row comparison / 1-row generation', four / steered, 'ratio', `16 tokens per row, one batched run, median of ${options.repeat}`);
+    add('1-row generation', (16 / steered) * 1000, 'tokens/s', 'prefill + 16 decode steps, steered');
+
+    // The original recipe: 19 examples, notebook mode (one random example and cut per step), the method's defaults.
+    const recipe = [...demoLines('shakespeare.txt'), ...demoLines('wedding-speech.txt')].slice(0, 19);
+    const recipeMs = await timeMs(() => trainPlane(runner, tokenizer, recipe, { steps: options.recipeSteps, mleMode: 'notebook', seed: 1 }, {}));
+    add(`original recipe (19 examples, ${options.recipeSteps} steps)`, recipeMs / 1000, 's', 'notebook mode, lr 5e-4, end to end incl. caching');
+  } finally {
+    await runner.release();
+  }
+  return out;
+}
