@@ -3,9 +3,9 @@
  * round trips, BOS, special ids, the chat template, and streaming decode across split characters.
  */
 import { before, test } from 'node:test';
+import { testTempDir } from '../fixtures/tempDir';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { InputError } from '../../src/engine/errors';
 import { loadTokenizer, type Tokenizer } from '../../src/engine/tokenizer';
@@ -105,7 +105,7 @@ test('an invalid byte followed by text is emitted once the text arrives', () => 
 });
 
 test('a folder without tokenizer files is named before transformers is loaded', async () => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'microsteer-tok-'));
+  const dir = testTempDir('tok');
   writeFileSync(path.join(dir, 'tokenizer_config.json'), '{}');
   await assert.rejects(loadTokenizer(dir), (e: unknown) => e instanceof InputError && e.message.includes(dir) && /no tokenizer\.json/.test(e.message));
 });

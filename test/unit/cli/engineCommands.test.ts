@@ -3,18 +3,18 @@
  * `npm run build`) in a child process, on the tiny model, through the engine process. Checks outputs,
  * the plane file's format and exit codes (0 ok, 2 bad input, 130 cancelled by Ctrl-C).
  */
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
+import { testTempDir } from '../../fixtures/tempDir';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { ensureTinyModel } from '../../fixtures/tinyModel';
 import { readExamples } from '../../../src/cli/commands/train';
 import { InputError } from '../../../src/engine/errors';
 
 const CLI = path.resolve(__dirname, '..', '..', '..', '..', 'dist', 'cli.js');
-const base = mkdtempSync(path.join(tmpdir(), 'microsteer-cli-engine-'));
+const base = testTempDir('cli-engine');
 const EXAMPLES = ['The cat sat on the mat.', 'A dog ran in the park today.', 'Birds sing in the morning.'];
 let model: string;
 /** The plane trained by the first test, used by the generation tests. */
@@ -23,7 +23,6 @@ const PLANE = path.join(base, 'plane.json');
 before(async () => {
   model = await ensureTinyModel();
 });
-after(() => rmSync(base, { recursive: true, force: true }));
 
 function cli(...args: string[]) {
   assert.ok(existsSync(CLI), `${CLI} is missing: run \`npm run build\` first`);

@@ -3,16 +3,16 @@
  * gradient against central finite differences of `forward`, and exit code 2 for bad input.
  */
 import { test } from 'node:test';
+import { testTempDir } from '../../fixtures/tempDir';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { ensureTinyModel } from '../../fixtures/tinyModel';
 import { runCli } from '../../fixtures/cli';
 import { encodePlaneVector } from '../../../src/engine/plane';
 import { SeededRandom } from '../../../src/engine/random';
 
-const base = mkdtempSync(path.join(tmpdir(), 'microsteer-fwd-'));
+const base = testTempDir('fwd');
 const IDS = '2,17,5,99,1000,7,31,4242,12,9,300';
 
 function writePlane(name: string, plane: { layer: number; n: number[]; b: number }, asBase64 = true): string {

@@ -4,9 +4,8 @@
  * not fit the open model. One Engine for the file: its tokenizer loads once.
  */
 import { after, before, test } from 'node:test';
+import { testTempDir } from '../../fixtures/tempDir';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { ensureTinyModel } from '../../fixtures/tinyModel';
 import { Engine } from '../../../src/engine/engine';
@@ -19,14 +18,13 @@ const GREEDY = { temperature: 0, maxNewTokens: 3 };
 
 let dir: string;
 const engine = new Engine();
-const empty = mkdtempSync(path.join(tmpdir(), 'microsteer-engine-'));
+const empty = testTempDir('engine');
 
 before(async () => {
   dir = await ensureTinyModel();
 });
 after(async () => {
   await engine.close();
-  rmSync(empty, { recursive: true, force: true });
 });
 
 /** A unit plane at `layer` of width `hidden`. */

@@ -3,15 +3,15 @@
  * `npm run build`) in a child process, checking output and exit codes (0 ok, 2 bad input).
  */
 import { test } from 'node:test';
+import { testTempDir } from '../../fixtures/tempDir';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import { ensureTinyModel } from '../../fixtures/tinyModel';
 
 const CLI = path.resolve(__dirname, '..', '..', '..', '..', 'dist', 'cli.js');
-const base = mkdtempSync(path.join(tmpdir(), 'microsteer-cli-'));
+const base = testTempDir('cli');
 
 function cli(...args: string[]) {
   assert.ok(existsSync(CLI), `${CLI} is missing: run \`npm run build\` first`);

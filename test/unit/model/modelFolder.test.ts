@@ -4,9 +4,9 @@
  * tiny model single vs sharded.
  */
 import { test } from 'node:test';
+import { testTempDir } from '../../fixtures/tempDir';
 import assert from 'node:assert/strict';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, renameSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync, renameSync } from 'node:fs';
 import * as path from 'node:path';
 import { InputError } from '../../../src/engine/errors';
 import { inspectModelFolder, openModelFolder } from '../../../src/engine/model/modelFolder';
@@ -15,7 +15,7 @@ import { readTensor } from '../../../src/engine/model/tensorData';
 import type { SafetensorsDtype } from '../../../src/engine/model/types';
 import { ensureTinyModel } from '../../fixtures/tinyModel';
 
-const base = mkdtempSync(path.join(tmpdir(), 'microsteer-folder-'));
+const base = testTempDir('folder');
 
 // vocab 10, hidden 4, intermediate 6, 2 layers, 2 heads of 2 dims, 1 KV head
 const CONFIG = {

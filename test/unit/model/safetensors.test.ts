@@ -3,14 +3,14 @@
  * a valid file, and each way a file can be damaged.
  */
 import { test } from 'node:test';
+import { testTempDir } from '../../fixtures/tempDir';
 import assert from 'node:assert/strict';
-import { mkdtempSync, openSync, closeSync, ftruncateSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { openSync, closeSync, ftruncateSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { InputError } from '../../../src/engine/errors';
 import { encodeSafetensorsHeader, readSafetensorsHeader } from '../../../src/engine/model/safetensors';
 
-const dir = mkdtempSync(path.join(tmpdir(), 'microsteer-safetensors-'));
+const dir = testTempDir('safetensors');
 let counter = 0;
 
 /** 8-byte little-endian length + the header text + `dataBytes` bytes of data. */

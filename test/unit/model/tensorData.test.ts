@@ -3,9 +3,9 @@
  * definitions, written into files here byte by byte.
  */
 import { test } from 'node:test';
+import { testTempDir } from '../../fixtures/tempDir';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { InputError } from '../../../src/engine/errors';
 import { readSafetensorsHeader } from '../../../src/engine/model/safetensors';
@@ -46,7 +46,7 @@ const BF16_CASES: [number, number][] = [
   [-Infinity, 0xff80],
 ];
 
-const dir = mkdtempSync(path.join(tmpdir(), 'microsteer-tensordata-'));
+const dir = testTempDir('tensordata');
 
 /** One tensor, written with a hand-built header: returns its location as the header reader gives it. */
 async function tensorFile(name: string, dtype: string, data: Buffer) {

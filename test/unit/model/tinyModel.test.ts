@@ -3,10 +3,10 @@
  * dtypes, shards, and the options it refuses.
  */
 import { test } from 'node:test';
+import { testTempDir } from '../../fixtures/tempDir';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { InputError } from '../../../src/engine/errors';
 import { openModelFolder } from '../../../src/engine/model/modelFolder';
@@ -14,7 +14,7 @@ import { readTensor } from '../../../src/engine/model/tensorData';
 import { writeTinyModel } from '../../../src/engine/model/tinyModel';
 import { ensureTinyModel } from '../../fixtures/tinyModel';
 
-const base = mkdtempSync(path.join(tmpdir(), 'microsteer-tiny-'));
+const base = testTempDir('tiny');
 /** Narrow, so that writing it several times stays fast (the vocabulary is fixed by the tokenizer). */
 const NARROW = { layers: 2, hidden: 8, heads: 2, kvHeads: 1, headDim: 4, intermediate: 16 };
 
