@@ -7,6 +7,7 @@ import { readPlaneFile } from '../../engine/plane';
 import { Gemma2Runner } from '../../engine/gemma2/runner';
 import type { SteerRow } from '../../engine/gemma2/batchRows';
 import { parseDevice } from './deviceOption';
+import { TOKEN_RUN_OPTIONS } from './tokenRunOptions';
 
 export const forwardCommand: Command = {
   name: 'forward',
@@ -25,15 +26,7 @@ NLL of ids[1:] given their prefixes, with the plane applied at every position (a
   --json             print JSON (the only output format)`,
 
   async run(argv) {
-    const v = parseCommandArgs(argv, {
-      model: { type: 'string' },
-      ids: { type: 'string' },
-      plane: { type: 'string' },
-      alpha: { type: 'string' },
-      positions: { type: 'string' },
-      device: { type: 'string' },
-      json: { type: 'boolean' },
-    });
+    const v = parseCommandArgs(argv, TOKEN_RUN_OPTIONS);
     if (!v.json) throw new InputError('forward prints JSON only: pass --json');
     const folder = await openModelFolder(requireOption(v.model, '--model'));
     const ids = parseIdList(requireOption(v.ids, '--ids'), '--ids');

@@ -6,6 +6,7 @@ import { openModelFolder } from '../../engine/model/modelFolder';
 import { readPlaneFile } from '../../engine/plane';
 import { Gemma2Runner } from '../../engine/gemma2/runner';
 import { parseDevice } from './deviceOption';
+import { TOKEN_RUN_OPTIONS } from './tokenRunOptions';
 
 export const gradCommand: Command = {
   name: 'grad',
@@ -25,15 +26,7 @@ normalisation) and b, computed by the training graph (the layers above the plane
   --json             print JSON (the only output format)`,
 
   async run(argv) {
-    const v = parseCommandArgs(argv, {
-      model: { type: 'string' },
-      ids: { type: 'string' },
-      plane: { type: 'string' },
-      alpha: { type: 'string' },
-      positions: { type: 'string' },
-      device: { type: 'string' },
-      json: { type: 'boolean' },
-    });
+    const v = parseCommandArgs(argv, TOKEN_RUN_OPTIONS);
     if (!v.json) throw new InputError('grad prints JSON only: pass --json');
     if (v.positions !== undefined && v.positions !== 'all') {
       throw new InputError(`grad steers every position: --positions must be all, got "${v.positions}"`);
