@@ -55,19 +55,32 @@ export function lossCurve(history: readonly number[], box: ChartBox): LossCurve 
     .filter((p) => p !== '')
     .join(' ');
   const xTicks = n === 1 ? [{ at: round(x(0)), label: '1' }] : [{ at: round(x(0)), label: '1' }, { at: round(x(n - 1)), label: String(n) }];
-  const yTicks =
-    minLoss === maxLoss
-      ? [{ at: round(y(minLoss)), label: formatLoss(minLoss) }]
-      : [
-          { at: round(y(minLoss)), label: formatLoss(minLoss) },
-          { at: round(y(maxLoss)), label: formatLoss(maxLoss) },
-        ];
+  let yTicks: Tick[] = [{ at: round(y(minLoss)), label: formatLoss(minLoss) }];
+  if (minLoss !== maxLoss) {
+    const [low, high] = distinctLabels(minLoss, maxLoss);
+    yTicks = [
+      { at: round(y(minLoss)), label: low },
+      { at: round(y(maxLoss)), label: high },
+    ];
+  }
   return { points, xTicks, yTicks };
 }
 
-/** Three significant digits: enough to read a curve, short enough for the axis. */
-export function formatLoss(v: number): string {
-  return String(Number(v.toPrecision(3)));
+/** Three significant digits (by default): enough to read a curve, short enough for the axis. */
+export function formatLoss(v: number, digits = 3): string {
+  return String(Number(v.toPrecision(digits)));
+}
+
+/**
+ * Labels for the two ends of the loss axis with as few digits as tell them apart (at least three): a short
+ * run of a large loss, 141260 down to 140980, must not read "141000" at both ends.
+ */
+function distinctLabels(low: number, high: number): [string, string] {
+  for (let digits = 3; digits < 17; digits++) {
+    const labels: [string, string] = [formatLoss(low, digits), formatLoss(high, digits)];
+    if (labels[0] !== labels[1]) return labels;
+  }
+  return [String(low), String(high)];
 }
 
 /** Two decimals keep the attribute short; sub-pixel precision is invisible. */

@@ -155,8 +155,9 @@ function renderPlanes(): void {
 
 function renderPlaneDetails(): void {
   const plane = planes.find((p) => p.name === state.planeName);
+  // Five digits for the final loss: a short run on a large loss (lambdaMle * NLL) changes only the fourth.
   element(ID.planeInfo).textContent = plane
-    ? `Layer ${plane.layer} · b = ${plane.b.toFixed(3)} · final loss ${formatLoss(plane.finalLoss)} · ` +
+    ? `Layer ${plane.layer} · b = ${plane.b.toFixed(3)} · final loss ${formatLoss(plane.finalLoss, 5)} · ` +
       `model: width ${plane.model.hiddenSize}, ${plane.model.numHiddenLayers} layers`
     : 'No steering plane yet: select example text in an editor and run "Micro Steer: Train steering from selection".';
   renderLossChart(plane);

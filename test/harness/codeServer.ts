@@ -126,6 +126,39 @@ async function waitUntilServing(origin: string, exited: () => string | undefined
   }
 }
 
+/**
+ * Installs a VSIX into the profile a server with `options.stateDir` uses (`code-server --install-extension`),
+ * as a user installs it. Resolves with the installed extension's folder.
+ */
+export async function installExtensionPackage(
+  options: Pick<CodeServerOptions, 'node' | 'codeServerEntry' | 'stateDir'>,
+  vsix: string,
+  extensionId: string,
+): Promise<string> {
+  const extensionsDir = extensionsDirOf(options.stateDir);
+  const args = [
+    options.codeServerEntry,
+    '--user-data-dir', path.join(options.stateDir, 'user-data'),
+    '--extensions-dir', extensionsDir,
+    '--install-extension', vsix,
+  ];
+  const child = spawn(options.node, args, { stdio: ['ignore', 'pipe', 'pipe'], env: serverEnv(options.stateDir) });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const code = await new Promise<number | string>((resolve) => {
+    child.on('exit', (exitCode, signal) => resolve(exitCode ?? `signal ${signal}`));
+    child.on('error', (e) => resolve(e.message));
+  });
+  const installed = fs.existsSync(extensionsDir)
+    ? fs.readdirSync(extensionsDir).filter((name) => name.toLowerCase().startsWith(`${extensionId.toLowerCase()}-`))
+    : [];
+  if (code !== 0 || installed.length !== 1) {
+    throw new Error(`code-server --install-extension ${vsix} ended with ${code} and installed ${installed.length ? installed.join(', ') : 'nothing'}:\n${output.trim()}`);
+  }
+  return path.join(extensionsDir, installed[0]);
+}
+
 export async function startCodeServer(options: CodeServerOptions): Promise<CodeServer> {
   const port = options.port || (await freePort());
   const origin = `http://127.0.0.1:${port}`;

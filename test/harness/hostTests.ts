@@ -18,7 +18,7 @@ import { ensureChromium, ensureCodeServerToolchain } from './install';
 import { repoRoot } from './repo';
 import { ensureTinyModel } from '../fixtures/tinyModel';
 
-const CHROMIUM_FLAGS = [
+export const CHROMIUM_FLAGS = [
   '--headless',
   '--no-sandbox',
   '--disable-gpu',
@@ -35,11 +35,16 @@ const CHROMIUM_FLAGS = [
  * its host suites run on load. Paths are on the server, addressed through its remote authority (host:port).
  * The workbench reads this payload only with the smoke-test driver on.
  */
-function extensionTestsUrl(origin: string, workspace: string): string {
+export function extensionTestsUrl(
+  origin: string,
+  workspace: string,
+  developmentPath = repoRoot,
+  testsPath = path.join(repoRoot, 'out', 'test', 'host', 'index.js'),
+): string {
   const remote = (p: string): string => `vscode-remote://${new URL(origin).host}${p}`;
   const payload = [
-    ['extensionDevelopmentPath', remote(repoRoot)],
-    ['extensionTestsPath', remote(path.join(repoRoot, 'out', 'test', 'host', 'index.js'))],
+    ['extensionDevelopmentPath', remote(developmentPath)],
+    ['extensionTestsPath', remote(testsPath)],
   ];
   return `${origin}/?folder=${encodeURIComponent(workspace)}&payload=${encodeURIComponent(JSON.stringify(payload))}`;
 }
@@ -52,13 +57,14 @@ function printLog(level: string, args: unknown): void {
 }
 
 /** A fresh profile, and XDG folders under `dir` too: chromium keeps crash reports there, not in the profile. */
-function launchBrowser(executablePath: string, dir: string): Promise<BrowserContext> {
+export function launchBrowser(executablePath: string, dir: string, viewport?: { width: number; height: number }): Promise<BrowserContext> {
   const env = { ...process.env, XDG_CONFIG_HOME: path.join(dir, 'xdg-config'), XDG_CACHE_HOME: path.join(dir, 'xdg-cache') };
   return chromium.launchPersistentContext(path.join(dir, 'profile'), {
     executablePath,
     headless: true,
     args: CHROMIUM_FLAGS,
     env,
+    ...(viewport ? { viewport } : {}),
     // The harness's own handlers close the browser and the server, then remove the temporary folder.
     handleSIGINT: false,
     handleSIGTERM: false,
@@ -67,7 +73,7 @@ function launchBrowser(executablePath: string, dir: string): Promise<BrowserCont
 }
 
 /** Opens the workbench and resolves with the extension tests' exit code, streaming their log meanwhile. */
-async function runExtensionTests(context: BrowserContext, url: string): Promise<number> {
+export async function runExtensionTests(context: BrowserContext, url: string): Promise<number> {
   const page = context.pages()[0] ?? (await context.newPage());
   let reportExit: (code: number) => void = () => undefined;
   const exitCode = new Promise<number>((resolve) => (reportExit = resolve));
@@ -78,14 +84,14 @@ async function runExtensionTests(context: BrowserContext, url: string): Promise<
   return exitCode;
 }
 
-function timeout(seconds: number): Promise<never> {
+export function timeout(seconds: number, what = 'host tests'): Promise<never> {
   return new Promise((_, reject) => {
-    setTimeout(() => reject(new Error(`host tests did not finish within ${seconds} s`)), seconds * 1000).unref();
+    setTimeout(() => reject(new Error(`${what} did not finish within ${seconds} s`)), seconds * 1000).unref();
   });
 }
 
 /** Resolves with 130 on Ctrl-C or SIGTERM, so that the run ends through the same clean-up as any other end. */
-function interrupted(): Promise<number> {
+export function interrupted(): Promise<number> {
   return new Promise((resolve) => {
     const stop = (signal: NodeJS.Signals): void => {
       console.error(`[harness] ${signal}: stopping`);

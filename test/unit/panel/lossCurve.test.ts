@@ -73,3 +73,17 @@ test('loss labels have three significant digits', () => {
   assert.equal(formatLoss(2.5), '2.5');
   assert.equal(formatLoss(-0.4567), '-0.457');
 });
+
+test('the two loss labels get as many digits as it takes to differ', () => {
+  // 141260 and 140980 both round to 141000 at three digits; at four they read 141300 and 141000.
+  assert.deepEqual(
+    lossCurve([141260, 141100, 140980], BOX)?.yTicks.map((t) => t.label),
+    ['141000', '141300'],
+  );
+  assert.deepEqual(
+    lossCurve([2.00004, 2.00001], BOX)?.yTicks.map((t) => t.label),
+    ['2.00001', '2.00004'],
+  );
+  // Labels that already differ keep three digits.
+  assert.deepEqual(lossCurve([3, 1, 2], BOX)?.yTicks.map((t) => t.label), ['1', '3']);
+});

@@ -1,0 +1,166 @@
+/**
+ * The steering panel's UI test, in real VS Code (code-server) and headless chromium, as a user works:
+ * code-server without the smoke-test driver (notifications show), the checkout linked as an installed
+ * extension (as `npm start` does), the tiny model configured and a CLI-trained plane in the workspace
+ * settings. It opens the panel from the command palette, keeps three alphas (0, 2 and 4), types a prompt,
+ * clicks Generate and waits until text has arrived in all three columns, then saves a screenshot.
+ *
+ *   node out/test/ui/panel.ui.js        (npm run test:ui builds and compiles first)
+ *
+ * Writes test-output/ui/panel.png (test-output/ui/panel-failure.png when it fails).
+ * MICROSTEER_UI_TIMEOUT_S bounds the run (default 240).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { FrameLocator, Page } from 'playwright-core';
+import { PANEL_IDS as ID, PANEL_TEST_IDS as TEST_ID } from '../../webview/elementIds';
+import { ensureTinyModel } from '../fixtures/tinyModel';
+import { extensionsDirOf } from '../harness/codeServer';
+import { linkExtension } from '../harness/linkExtension';
+import { PLANE_NAME, trainPlaneWithCli, writePlaneWorkspace } from '../harness/planeWorkspace';
+import { repoRoot } from '../harness/repo';
+import { runSession } from '../harness/session';
+import { runCommand, waitForStatusItem, waitForWorkbench, webviewContent } from './workbench';
+
+const OUTPUT_DIR = path.join(repoRoot, 'test-output', 'ui');
+const SCREENSHOT = path.join(OUTPUT_DIR, 'panel.png');
+const FAILURE_SCREENSHOT = path.join(OUTPUT_DIR, 'panel-failure.png');
+
+const ALPHAS = [0, 2, 4];
+const PROMPT = 'Shall I compare thee to a summer';
+/** Enough tokens to fill a few lines per column, few enough for a 2-core CI machine. */
+const MAX_NEW_TOKENS = 40;
+/** From the click on Generate: the engine starts, compiles or loads its graphs, then streams. */
+const GENERATION_TIMEOUT_MS = 90_000;
+
+function step(message: string): void {
+  console.log(`[ui] ${message}`);
+}
+
+/** Leaves exactly `alphas.length` alpha rows (removing from the end) holding `alphas`. */
+async function setAlphas(panel: FrameLocator, alphas: number[]): Promise<void> {
+  const rows = panel.locator(`[data-testid=${TEST_ID.alphaRow}]`);
+  for (let count = await rows.count(); count > alphas.length; count--) {
+    await panel.locator(`#remove-alpha-${count - 1}`).click();
+    await waitForCount(rows, count - 1, 'alpha rows after Remove');
+  }
+  if ((await rows.count()) !== alphas.length) throw new Error(`the panel shows ${await rows.count()} alpha rows, wanted ${alphas.length}`);
+  for (const [i, alpha] of alphas.entries()) {
+    const input = panel.locator(`#alpha-input-${i}`);
+    await input.fill(String(alpha));
+    await input.press('Tab');
+    const slider = await panel.locator(`#alpha-slider-${i}`).inputValue();
+    if (Number(slider) !== alpha) throw new Error(`alpha ${i + 1}: typed ${alpha}, the slider shows ${slider}`);
+  }
+}
+
+async function waitForCount(locator: ReturnType<FrameLocator['locator']>, n: number, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while ((await locator.count()) !== n) {
+    if (Date.now() > deadline) throw new Error(`expected ${n} ${what}, found ${await locator.count()}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Opens the Sampling section, sets the token limit, and closes it again (as the panel first shows it). */
+async function setMaxNewTokens(panel: FrameLocator, tokens: number): Promise<void> {
+  const summary = panel.locator(`#${ID.sampling} > summary`);
+  await summary.click();
+  await panel.locator(`#${ID.maxNewTokens}`).fill(String(tokens));
+  await summary.click();
+}
+
+/** Columns as the panel shows them: alpha, state and streamed text. */
+async function readColumns(panel: FrameLocator): Promise<{ alpha: string; state: string; text: string }[]> {
+  return panel.locator(`[data-testid=${TEST_ID.column}]`).evaluateAll((sections, textId) =>
+    sections.map((s) => ({
+      alpha: s.getAttribute('data-alpha') ?? '',
+      state: s.getAttribute('data-state') ?? '',
+      text: s.querySelector(`[data-testid=${textId}]`)?.textContent ?? '',
+    })),
+  TEST_ID.columnText);
+}
+
+/** Waits until every alpha has a column with text in it and the run has ended; fails with what the panel shows. */
+async function waitForColumns(panel: FrameLocator, alphas: number[]): Promise<{ alpha: string; state: string; text: string }[]> {
+  const deadline = Date.now() + GENERATION_TIMEOUT_MS;
+  let firstText: number | undefined;
+  for (;;) {
+    const columns = await readColumns(panel);
+    const filled = columns.length === alphas.length && columns.every((c) => c.text.trim() !== '');
+    if (filled && firstText === undefined) firstText = Date.now();
+    if (filled && columns.every((c) => c.state !== 'running')) return columns;
+    if (columns.some((c) => c.state === 'failed') || Date.now() > deadline) {
+      const status = await panel.locator(`#${ID.status}`).textContent();
+      const shown = columns.map((c) => `alpha ${c.alpha} ${c.state}: ${JSON.stringify(c.text.slice(0, 80))}`).join('; ') || 'no columns';
+      throw new Error(`the columns did not all fill with text (${shown}); status line: "${status?.trim()}"`);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+async function drivePanel(page: Page, origin: string, workspace: string): Promise<void> {
+  await page.goto(`${origin}/?folder=${encodeURIComponent(workspace)}`);
+  await waitForWorkbench(page);
+  // The extension starts after the workbench (onStartupFinished); its status item names the active plane.
+  await waitForStatusItem(page, PLANE_NAME);
+  step(`workbench loaded, the status bar shows plane "${PLANE_NAME}"; running "Micro Steer: Open steering panel" from the command palette`);
+  await runCommand(page, 'Micro Steer: Open steering panel');
+  const panel = await webviewContent(page, `#${ID.generate}`);
+  await panel.locator(`#${ID.planePicker} vscode-option[value="${PLANE_NAME}"]`).waitFor({ state: 'attached', timeout: 30_000 });
+  step(`panel open with plane "${PLANE_NAME}"; setting alphas ${ALPHAS.join(', ')}`);
+
+  await setAlphas(panel, ALPHAS);
+  await setMaxNewTokens(panel, MAX_NEW_TOKENS);
+  await panel.locator(`#${ID.prompt} textarea`).fill(PROMPT);
+  const started = Date.now();
+  await panel.locator(`#${ID.generate}`).click();
+  step('clicked Generate');
+
+  const columns = await waitForColumns(panel, ALPHAS);
+  const alphas = columns.map((c) => Number(c.alpha));
+  if (JSON.stringify(alphas) !== JSON.stringify(ALPHAS)) throw new Error(`the columns are for alphas ${alphas.join(', ')}, not ${ALPHAS.join(', ')}`);
+  for (const c of columns) step(`alpha ${c.alpha} (${c.state}): ${JSON.stringify(c.text.slice(0, 60))}…`);
+  // One batched run, one sampling seed: only the steering tells the rows apart.
+  const [baseline, ...steered] = columns;
+  if (steered.every((c) => c.text === baseline.text)) throw new Error(`every column shows the same text: the alphas did not reach the engine`);
+  step(`all ${columns.length} columns streamed text in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+}
+
+async function main(): Promise<number> {
+  const limitS = Number(process.env.MICROSTEER_UI_TIMEOUT_S ?? 240);
+  const model = await ensureTinyModel();
+  fs.mkdirSync(OUTPUT_DIR, { recursive: true });
+  fs.rmSync(SCREENSHOT, { force: true });
+  fs.rmSync(FAILURE_SCREENSHOT, { force: true });
+
+  return runSession('UI test', limitS, async (session) => {
+    const record = trainPlaneWithCli(model, path.join(session.dir, 'plane.json'));
+    step(`trained plane "${PLANE_NAME}" with the CLI (layer ${record.layer}, final loss ${record.finalLoss.toPrecision(4)})`);
+    const workspace = writePlaneWorkspace(path.join(session.dir, 'workspace'), record);
+    linkExtension(extensionsDirOf(session.stateDir), repoRoot);
+    const server = await session.startServer({ smokeTestDriver: false, userSettings: { 'microSteer.modelPath': model } });
+    const context = await session.launchBrowser({ width: 1400, height: 1000 });
+    const page = context.pages()[0] ?? (await context.newPage());
+    page.on('pageerror', (e) => console.error(`[browser] ${e.message}`));
+    try {
+      await drivePanel(page, server.origin, workspace);
+    } catch (e) {
+      await page.screenshot({ path: FAILURE_SCREENSHOT }).catch(() => undefined);
+      throw new Error(`${(e as Error).message}\n[ui] screenshot of the failure: ${FAILURE_SCREENSHOT}`);
+    }
+    await page.screenshot({ path: SCREENSHOT });
+    console.log(`[ui] screenshot: ${SCREENSHOT}`);
+    return 0;
+  });
+}
+
+if (require.main === module) {
+  main().then(
+    (code) => process.exit(code),
+    (e: unknown) => {
+      console.error(`[ui] ${(e as Error).message}`);
+      process.exit(1);
+    },
+  );
+}
