@@ -98,13 +98,16 @@ export function ensureCodeServer(node: string): string {
   ensureAptPackages(CODE_SERVER_BUILD_DEPS);
   log(`installing ${CODE_SERVER_SPEC} with Node 24 into ${dir} (builds native modules; a few minutes)`);
   const nodePackage = path.dirname(path.dirname(node));
-  const env = {
+  const env: NodeJS.ProcessEnv = {
     ...process.env,
     // npm and the postinstall scripts resolve `node` on PATH: it must be Node 24 (code-server's engines).
     PATH: `${path.dirname(node)}${path.delimiter}${process.env.PATH ?? ''}`,
     // node-gyp must compile against Node 24's headers (the package ships them), not a configured nodedir.
     npm_config_nodedir: nodePackage,
   };
+  // Under `npm test` the outer npm (on Node 20) exports its user agent, which the inner npm takes as its
+  // own config: code-server's postinstall reads the Node version from it and would refuse to install.
+  delete env.npm_config_user_agent;
   npmInstallInto(dir, CODE_SERVER_SPEC, env);
   return entry;
 }
