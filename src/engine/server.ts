@@ -150,9 +150,11 @@ const SAMPLING_KEYS: (keyof SamplingOptions)[] = ['temperature', 'topK', 'topP',
 
 function generateParams(params: unknown): GenerateParams {
   const p = record(params, 'generate params', ['requestId', 'prompt', 'rows', 'sampling']);
-  if (!Array.isArray(p.rows)) throw new InputError('generate: rows must be an array of { alpha, plane? }');
+  if (!Array.isArray(p.rows)) throw new InputError('generate: rows must be an array of { alpha, plane?, vector?, ablate? }');
   const rows = p.rows.map((row, i) => {
-    const r = record(row, `generate: row ${i}`, ['alpha', 'plane']);
+    const r = record(row, `generate: row ${i}`, ['alpha', 'plane', 'vector', 'ablate']);
+    if (r.vector !== undefined) record(r.vector, `generate: row ${i}'s vector`, ['layers', 'values', 'coefficient', 'model']);
+    if (r.ablate !== undefined) record(r.ablate, `generate: row ${i}'s ablation`, ['direction', 'layers', 'model']);
     if (r.plane === undefined) return r;
     const plane = record(r.plane, `generate: row ${i}'s plane`, ['layer', 'n', 'b', 'model']);
     if (plane.model !== undefined) {

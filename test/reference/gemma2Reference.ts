@@ -31,6 +31,15 @@ export interface RowSteer extends ReferencePlane {
   positions: boolean[];
 }
 
+/**
+ * Edits of one row's residual stream after decoder layers, keyed by layer, at every position: the
+ * direction's component is removed first (x - dot(x, r) r), then the vector is added.
+ */
+export interface RowResidualEdits {
+  add?: ReadonlyMap<number, ArrayLike<number>>;
+  ablate?: ReadonlyMap<number, ArrayLike<number>>;
+}
+
 export interface ForwardOptions {
   /** Per row, per position: 1 for a token, 0 for padding. Omitted: every row is all tokens (rows may differ in length). */
   attentionMask?: number[][];
@@ -40,6 +49,10 @@ export interface ForwardOptions {
   logits?: 'last' | 'all';
   /** Return the hook-site values of this layer (see `HookSite`). */
   captureLayer?: number;
+  /** Per row; null or missing: that row's residual stream is not edited. */
+  edits?: (RowResidualEdits | null | undefined)[];
+  /** Return the residual stream after the embedding and after every layer (see `RowOutput.hiddenStates`). */
+  hiddenStates?: boolean;
 }
 
 /** What the training graph takes as cached inputs at a hook layer, per position. */
@@ -59,6 +72,8 @@ export interface RowOutput {
   logits?: (Float64Array | null)[];
   /** With `captureLayer`: per position, null at padding. */
   hookSites?: (HookSite | null)[];
+  /** With `hiddenStates`: [k][position] after the embedding (k = 0) and after layer k - 1 with its edits; null at padding. */
+  hiddenStates?: (Float64Array | null)[][];
 }
 
 /**
@@ -344,6 +359,8 @@ export function referenceForward(model: ReferenceModel, ids: number[][], options
     });
 
     let hookSites: (HookSite | null)[] | undefined;
+    const edits = options.edits?.[row] ?? null;
+    const hiddenStates = options.hiddenStates ? [hidden] : undefined;
     for (let layer = 0; layer < c.numHiddenLayers; layer++) {
       let hook: ((y: Float64Array, t: number) => Float64Array) | undefined;
       if (steer && steer.layer === layer) {
@@ -352,15 +369,28 @@ export function referenceForward(model: ReferenceModel, ids: number[][], options
       }
       const result = referenceDecoderLayer(model, layer, hidden, positionIds, hook);
       if (layer === options.captureLayer) hookSites = result.sites;
-      hidden = result.hidden;
+      hidden = edits ? result.hidden.map((x) => (x ? editResidual(x, edits.ablate?.get(layer), edits.add?.get(layer)) : null)) : result.hidden;
+      hiddenStates?.push(hidden);
     }
 
     const last = real.lastIndexOf(true);
     const output: RowOutput = { positionIds, lastLogits: referenceLogits(model, hidden[last]!) };
     if (options.logits === 'all') output.logits = hidden.map((h, t) => (t === last ? output.lastLogits : h ? referenceLogits(model, h) : null));
     if (hookSites) output.hookSites = hookSites;
+    if (hiddenStates) output.hiddenStates = hiddenStates;
     return output;
   });
+}
+
+/** `x - dot(x, r) r` for the direction r (when given), then `+ v` (when given). */
+export function editResidual(x: Float64Array, r: ArrayLike<number> | undefined, v: ArrayLike<number> | undefined): Float64Array {
+  const out = Float64Array.from(x);
+  if (r) {
+    const along = dot(x, r);
+    for (let i = 0; i < out.length; i++) out[i] -= along * r[i];
+  }
+  if (v) for (let i = 0; i < out.length; i++) out[i] += v[i];
+  return out;
 }
 
 /** `-log softmax(logits)[target]`, in float64. */

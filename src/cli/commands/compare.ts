@@ -6,6 +6,7 @@ import { SAMPLING_FLAGS, SAMPLING_USAGE, parseSampling, readPlaneSpec } from '..
 import { InputError } from '../../engine/errors';
 import type { GenerationResult } from '../../protocol';
 import { parseDevice } from './deviceOption';
+import { VECTOR_FLAGS, VECTOR_USAGE, vectorRowParts } from './vectorOptions';
 
 /** Side by side needs at least this many characters per column. */
 export const MIN_COLUMN_WIDTH = 30;
@@ -13,8 +14,9 @@ const SEPARATOR = ' | ';
 
 export const compareCommand: Command = {
   name: 'compare',
-  summary: 'generate one prompt at several alphas of a plane in one batched run, side by side',
+  summary: 'generate one prompt at several alphas of a plane (or coefficients of a vector) in one batched run, side by side',
   usage: `usage: microsteer compare --model DIR --plane FILE --alphas 0,1.5,2.5,3.5 --prompt "..." [options]
+       microsteer compare --model DIR --vector FILE --coefficients 0,4,8 --prompt "..." [options]
 
 Generates every alpha as a row of one batched run (with one seed, each row equals its run alone) and
 shows the rows side by side when the terminal is wide enough (${MIN_COLUMN_WIDTH}+ characters each), one after
@@ -23,6 +25,8 @@ another otherwise. Alpha 0 is the unsteered model.
   --model DIR         the model folder
   --plane FILE        a plane file (from microsteer train)
   --alphas LIST       comma-separated steering strengths
+  --coefficients LIST comma-separated coefficients of --vector, one row each (instead of --plane and --alphas)
+${VECTOR_USAGE}
   --prompt TEXT       the text to continue
   --json              print the result as JSON: {"rows": [{"text", "tokens", "stopReason"}]}
 ${SAMPLING_USAGE}
@@ -36,30 +40,41 @@ ${SAMPLING_USAGE}
       prompt: { type: 'string' },
       json: { type: 'boolean' },
       device: { type: 'string' },
+      coefficients: { type: 'string' },
+      ...VECTOR_FLAGS,
       ...SAMPLING_FLAGS,
     });
     const modelPath = requireOption(v.model, '--model');
-    const plane = await readPlaneSpec(requireOption(v.plane, '--plane'));
-    const alphas = parseAlphas(requireOption(v.alphas, '--alphas'));
+    const byVector = v.vector !== undefined;
+    if (byVector && (v.plane !== undefined || v.alphas !== undefined)) throw new InputError('compare either alphas of --plane or coefficients of --vector, not both');
+    const plane = byVector ? undefined : await readPlaneSpec(requireOption(v.plane, '--plane'));
+    const alphas = byVector ? undefined : parseAlphas(requireOption(v.alphas, '--alphas'));
+    const coefficients = v.coefficients === undefined ? undefined : parseAlphas(v.coefficients, '--coefficients');
+    const vectorParts = await vectorRowParts(v, coefficients, '--coefficients');
     const prompt = requireOption(v.prompt, '--prompt');
     const sampling = parseSampling(v);
+    const rows = alphas ? alphas.map((alpha) => ({ plane, alpha, ...vectorParts[0] })) : vectorParts.map((parts) => ({ alpha: 0, ...parts }));
+    const labels = alphas ?? (coefficients ?? []).map((c) => `coefficient ${c}`);
 
     const result = await withEngine('compare', { modelPath, device: parseDevice(v.device) }, (client, signal) =>
-      client.generate({ prompt, rows: alphas.map((alpha) => ({ plane, alpha })), sampling }, undefined, signal),
+      client.generate({ prompt, rows, sampling }, undefined, signal),
     );
-    console.log(v.json ? JSON.stringify(result, null, 2) : formatComparison(alphas, result.rows, process.stdout.columns));
+    console.log(v.json ? JSON.stringify(result, null, 2) : formatComparison(labels, result.rows, process.stdout.columns));
   },
 };
 
-export function parseAlphas(text: string): number[] {
-  const alphas = text.split(',').map((part) => parseNumber(part.trim(), '--alphas entry'));
-  if (alphas.length === 0) throw new InputError('--alphas needs at least one alpha');
+export function parseAlphas(text: string, flag = '--alphas'): number[] {
+  const alphas = text.split(',').map((part) => parseNumber(part.trim(), `${flag} entry`));
+  if (alphas.length === 0) throw new InputError(`${flag} needs at least one value`);
   return alphas;
 }
 
-/** The rows in columns when `columns` (the terminal's width) gives each MIN_COLUMN_WIDTH, else one after another. */
-export function formatComparison(alphas: readonly number[], rows: GenerationResult['rows'], columns: number | undefined): string {
-  const headers = rows.map((row, i) => `alpha ${alphas[i]} (${row.tokens} tokens, ${row.stopReason})`);
+/**
+ * The rows in columns when `columns` (the terminal's width) gives each MIN_COLUMN_WIDTH, else one after another.
+ * A row's label is its alpha (a number) or a text of its own.
+ */
+export function formatComparison(labels: readonly (number | string)[], rows: GenerationResult['rows'], columns: number | undefined): string {
+  const headers = rows.map((row, i) => `${typeof labels[i] === 'number' ? `alpha ${labels[i]}` : labels[i]} (${row.tokens} tokens, ${row.stopReason})`);
   const width = columns === undefined ? 0 : Math.floor((columns - SEPARATOR.length * (rows.length - 1)) / rows.length);
   if (rows.length === 1 || width < MIN_COLUMN_WIDTH) {
     return rows.map((row, i) => `== ${headers[i]} ==\n${row.text}`).join('\n\n');

@@ -6,11 +6,12 @@ import { SAMPLING_FLAGS, SAMPLING_USAGE, parseSampling, readPlaneSpec } from '..
 import { InputError } from '../../engine/errors';
 import type { GenerationRow } from '../../protocol';
 import { parseDevice } from './deviceOption';
+import { VECTOR_FLAGS, VECTOR_USAGE, vectorRowParts } from './vectorOptions';
 
 export const generateCommand: Command = {
   name: 'generate',
-  summary: 'continue a prompt, optionally steered by a plane, streaming the text',
-  usage: `usage: microsteer generate --model DIR [--plane FILE --alpha A] --prompt "..." [options]
+  summary: 'continue a prompt, optionally steered by a plane or a vector, streaming the text',
+  usage: `usage: microsteer generate --model DIR [--plane FILE --alpha A] [--vector FILE --coefficient C] [--ablate FILE] --prompt "..." [options]
 
 Streams the generated text to stdout as it comes. Ctrl-C stops it (exit code 130).
 
@@ -18,6 +19,8 @@ Streams the generated text to stdout as it comes. Ctrl-C stops it (exit code 130
   --prompt TEXT       the text to continue
   --plane FILE        a plane file (from microsteer train)
   --alpha A           steering strength (required with --plane; 0 = unsteered)
+${VECTOR_USAGE}
+  --coefficient C     the vector's coefficient (required with --vector; 0 = unsteered)
 ${SAMPLING_USAGE}
   --device D          auto (default), cpu or cuda`,
 
@@ -28,6 +31,8 @@ ${SAMPLING_USAGE}
       plane: { type: 'string' },
       alpha: { type: 'string' },
       device: { type: 'string' },
+      coefficient: { type: 'string' },
+      ...VECTOR_FLAGS,
       ...SAMPLING_FLAGS,
     });
     const modelPath = requireOption(v.model, '--model');
@@ -39,6 +44,9 @@ ${SAMPLING_USAGE}
     } else if (v.alpha !== undefined) {
       throw new InputError('--alpha needs --plane');
     }
+    const coefficient = v.coefficient === undefined ? undefined : [parseNumber(v.coefficient, '--coefficient')];
+    const [vectorParts] = await vectorRowParts(v, coefficient, '--coefficient');
+    row = { ...row, ...vectorParts };
 
     const result = await withEngine('generate', { modelPath, device: parseDevice(v.device) }, (client, signal) =>
       client.generate({ prompt, rows: [row], sampling }, (_row, text) => process.stdout.write(text), signal),

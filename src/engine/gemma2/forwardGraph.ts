@@ -8,6 +8,7 @@
  *   attention_mask [batch, past+seq] int64 (1 = token, 0 = padding; rows are left-padded)
  *   past.{i}.key, past.{i}.value [batch, kvHeads, past, headDim] for every layer i
  *   plane_n [batch, hidden], plane_b [batch], alpha [batch], steer_mask [batch, seq] bool
+ *   resid_add, ablate_dir [batch, layers, hidden]: residual-stream edits after each layer (residualEdits.ts)
  *   target_ids [batch, seq] int64 (only with `tokenNll`)
  * Outputs
  *   last_logits [batch, vocab]: soft-capped logits of each row's last position
@@ -15,6 +16,8 @@
  *   hook_residual, hook_y [batch, seq, hidden]: the residual stream before the MLP add and the
  *     unsteered post_feedforward_layernorm output at the hook layer (the train graph's inputs)
  *   token_nll [batch, seq] (only with `tokenNll`): -log p(target_ids[t] | positions <= t)
+ *   hidden_states.{k} [batch, seq, hidden], k = 0..layers: the residual stream after the embedding (k = 0)
+ *     and after layer k-1 with that layer's edits (k = layers: before the final norm)
  *
  * One hook layer per graph, fixed at compile time: a plane belongs to one layer, and per-layer
  * inputs at every layer would multiply the inputs and the hook work for a feature no caller uses.
@@ -25,6 +28,7 @@ import { InputError } from '../errors';
 import { GraphBuilder, type ComputeDType, type Tensor } from '../onnx/graph';
 import { slice, squeeze, unsqueeze } from '../onnx/ops';
 import { decoderLayer, embed, layerContext, logits, tokenNll } from './layers';
+import { editResidual } from './residualEdits';
 import { hookScale, steerHookSite } from './steeringHook';
 
 export interface ForwardGraphOptions {
@@ -42,6 +46,8 @@ export const pastKeyName = (layer: number) => `past.${layer}.key`;
 export const pastValueName = (layer: number) => `past.${layer}.value`;
 export const presentKeyName = (layer: number) => `present.${layer}.key`;
 export const presentValueName = (layer: number) => `present.${layer}.value`;
+/** The residual stream after the embedding (0) and after each layer (k = layer + 1). */
+export const hiddenStateName = (k: number) => `hidden_states.${k}`;
 
 /** Checks a hook layer against the model. */
 export function checkHookLayer(folder: ModelFolder, hookLayer: number): void {
@@ -70,11 +76,16 @@ export function buildForwardGraph(folder: ModelFolder, options: ForwardGraphOpti
     alpha: unsqueeze(g.input('alpha', dtype, ['batch']), [1, 2]),
     steered: unsqueeze(g.input('steer_mask', 'bool', ['batch', 'seq']), [-1]),
   };
+  const edits = {
+    add: g.input('resid_add', dtype, ['batch', c.numHiddenLayers, c.hiddenSize]),
+    ablate: g.input('ablate_dir', dtype, ['batch', c.numHiddenLayers, c.hiddenSize]),
+  };
   const targetIds = options.tokenNll ? g.input('target_ids', 'int64', ['batch', 'seq']) : null;
 
   const ctx = layerContext(g, folder, positionIds, attentionMask, 'past');
   const r = hookScale(ctx.weight(`model.layers.${options.hookLayer}.post_feedforward_layernorm.weight`));
   let hidden = embed(ctx, inputIds);
+  g.output(hiddenStateName(0), hidden);
   for (let i = 0; i < c.numHiddenLayers; i++) {
     const hook = i === options.hookLayer ? (y: Tensor) => steerHookSite(y, r, plane) : undefined;
     const layer = decoderLayer(ctx, i, hidden, past[i], hook);
@@ -84,7 +95,8 @@ export function buildForwardGraph(folder: ModelFolder, options: ForwardGraphOpti
       g.output('hook_residual', layer.residual);
       g.output('hook_y', layer.y);
     }
-    hidden = layer.hidden;
+    hidden = editResidual(layer.hidden, i, edits);
+    g.output(hiddenStateName(i + 1), hidden);
   }
 
   g.output('last_logits', logits(ctx, squeeze(slice(hidden, 1, -1), [1])));

@@ -1,9 +1,10 @@
 /**
  * The compiled Gemma-2 graphs of one model folder and their onnxruntime sessions, behind methods on
  * plain arrays: prefill and decode (with a KV cache) for generation, the hook-site activations that
- * training caches, the per-row NLL of `forward --json`, and one training step's loss and plane
- * gradient. Graphs are compiled through the compile cache and sessions opened once, on first use;
- * planes, alphas and steered positions are run inputs, so changing them reuses the same sessions.
+ * training caches, the residual stream after every layer, the per-row NLL of `forward --json`, and one
+ * training step's loss and plane gradient. Graphs are compiled through the compile cache and sessions
+ * opened once, on first use; planes, alphas, steered positions and residual-stream edits (added vectors,
+ * ablated directions) are run inputs, so changing them reuses the same sessions.
  */
 import type * as ort from 'onnxruntime-node';
 import { InputError } from '../errors';
@@ -15,7 +16,8 @@ import { compileGraph } from '../onnx/compileCache';
 import type { ComputeDType, GraphBuilder } from '../onnx/graph';
 import { bool, createSession, i64, runSession, type Device, type HostTensor } from '../runtime/session';
 import { checkIds, finite, padRowsLeft, steerFeeds, steeredPositions, type PaddedRows, type SteerRow } from './batchRows';
-import { buildForwardGraph, checkHookLayer, pastKeyName, pastValueName, presentKeyName, presentValueName } from './forwardGraph';
+import { buildForwardGraph, checkHookLayer, hiddenStateName, pastKeyName, pastValueName, presentKeyName, presentValueName } from './forwardGraph';
+import { residualEditFeeds, type ResidualEditFeeds, type ResidualEdits } from './residualEdits';
 import { buildTrainGraph } from './trainGraph';
 
 export type FloatArray = Float32Array | Float64Array;
@@ -43,6 +45,15 @@ export interface KvCache {
   readonly mask: BigInt64Array;
   /** The position id of each row's next token. */
   readonly nextPosition: readonly number[];
+  /** The rows' residual-stream edits, given at the prefill: they hold for every later position too. */
+  readonly edits: ResidualEditFeeds;
+}
+
+export interface PrefillOptions {
+  /** Fetch the hook-site values of every row. */
+  hookSites?: boolean;
+  /** Per row: vectors added and directions ablated after layers, at the prompt and every decoded position. */
+  edits?: readonly (ResidualEdits | null | undefined)[];
 }
 
 /** The hook-site values of one row's tokens, [tokens * hidden] each (padding removed). */
@@ -59,6 +70,21 @@ export interface ForwardStep {
   cache: KvCache;
   /** With `hookSites: true`, per row. */
   hookSites?: HookSites[];
+}
+
+/**
+ * The residual stream of one row's tokens (padding removed), [tokens * hidden] by k: after the embedding
+ * (k = 0) and after layer k - 1 with its edits.
+ */
+export type HiddenStates = ReadonlyMap<number, FloatArray>;
+
+export interface HiddenStateOptions {
+  /** The plane at this runner's hook layer, per row. */
+  steer?: readonly (SteerRow | null | undefined)[];
+  /** Residual-stream edits, per row. */
+  edits?: readonly (ResidualEdits | null | undefined)[];
+  /** Which k to fetch (default: all, 0 to layers). */
+  states?: readonly number[];
 }
 
 /** One training row: its ids and cached hook sites; position t predicts ids[t + 1]. */
@@ -152,9 +178,9 @@ export class Gemma2Runner {
   }
 
   /** Runs rows of prompt ids (left-padded into one batch) from an empty cache. */
-  async prefill(rows: readonly ArrayLike<number>[], steer?: readonly (SteerRow | null | undefined)[], options: { hookSites?: boolean } = {}): Promise<ForwardStep> {
+  async prefill(rows: readonly ArrayLike<number>[], steer?: readonly (SteerRow | null | undefined)[], options: PrefillOptions = {}): Promise<ForwardStep> {
     const padded = padRowsLeft(rows, this.folder.config);
-    const empty = this.emptyCache(padded.batch);
+    const empty = this.emptyCache(padded.batch, options.edits);
     const fetches = ['last_logits', ...this.presentNames(), ...(options.hookSites ? ['hook_residual', 'hook_y'] : [])];
     const out = await this.runForward('forward', padded, empty, steer, fetches);
     const step: ForwardStep = { logits: out.last_logits.data as FloatArray, cache: this.cacheAfter(padded, empty, out) };
@@ -162,7 +188,7 @@ export class Gemma2Runner {
     return step;
   }
 
-  /** Appends one token per row to a cache and runs it. */
+  /** Appends one token per row to a cache and runs it, with the edits the cache's prefill was given. */
   async decode(cache: KvCache, ids: readonly number[], steer?: readonly (SteerRow | null | undefined)[]): Promise<ForwardStep> {
     if (ids.length !== cache.batch) throw new InputError(`decode: ${ids.length} token ids for a batch of ${cache.batch} rows`);
     checkIds(ids, this.folder.config, 'decode');
@@ -176,6 +202,21 @@ export class Gemma2Runner {
     };
     const out = await this.runForward('forward', step, cache, steer, ['last_logits', ...this.presentNames()]);
     return { logits: out.last_logits.data as FloatArray, cache: this.cacheAfter(step, cache, out) };
+  }
+
+  /**
+   * The residual stream of every token of each row after the embedding and after every layer (or the
+   * states asked for), with the plane (at this runner's hook layer) and the edits given.
+   */
+  async hiddenStates(rows: readonly ArrayLike<number>[], options: HiddenStateOptions = {}): Promise<HiddenStates[]> {
+    const layers = this.folder.config.numHiddenLayers;
+    const states = options.states ?? Array.from({ length: layers + 1 }, (_, k) => k);
+    for (const k of states) {
+      if (!Number.isInteger(k) || k < 0 || k > layers) throw new InputError(`hidden state ${k} does not exist: 0 is the embedding, 1 to ${layers} the layers' outputs`);
+    }
+    const padded = padRowsLeft(rows, this.folder.config);
+    const out = await this.runForward('forward', padded, this.emptyCache(padded.batch, options.edits), options.steer, states.map(hiddenStateName));
+    return padded.offsets.map((_, i) => new Map(states.map((k) => [k, this.unpadRow(padded, out[hiddenStateName(k)].data as FloatArray, i)])));
   }
 
   /** The unsteered hook-site values of every token of each row: what training caches. */
@@ -271,7 +312,7 @@ export class Gemma2Runner {
       : { dtype: 'float32', data: Float32Array.from(data), dims };
   }
 
-  private emptyCache(batch: number): KvCache {
+  private emptyCache(batch: number, edits?: readonly (ResidualEdits | null | undefined)[]): KvCache {
     const c = this.folder.config;
     const none = () => this.floats([], [batch, c.numKeyValueHeads, 0, c.headDim]);
     return {
@@ -281,6 +322,7 @@ export class Gemma2Runner {
       values: Array.from({ length: c.numHiddenLayers }, none),
       mask: new BigInt64Array(0),
       nextPosition: new Array<number>(batch).fill(0),
+      edits: residualEditFeeds(edits, batch, c.numHiddenLayers, c.hiddenSize),
     };
   }
 
@@ -310,6 +352,8 @@ export class Gemma2Runner {
       plane_b: this.floats(plane.b, [batch]),
       alpha: this.floats(plane.alpha, [batch]),
       steer_mask: bool(plane.steered, [batch, seq]),
+      resid_add: this.floats(cache.edits.add, [batch, c.numHiddenLayers, c.hiddenSize]),
+      ablate_dir: this.floats(cache.edits.ablate, [batch, c.numHiddenLayers, c.hiddenSize]),
     };
     for (let i = 0; i < c.numHiddenLayers; i++) {
       feeds[pastKeyName(i)] = cache.keys[i];
@@ -341,17 +385,19 @@ export class Gemma2Runner {
       values: Array.from({ length: c.numHiddenLayers }, (_, i) => out[presentValueName(i)]),
       mask,
       nextPosition,
+      edits: before.edits,
     };
   }
 
   private unpadHookSites(rows: PaddedRows, out: Record<string, HostTensor>): HookSites[] {
-    const hidden = this.folder.config.hiddenSize;
     const residual = out.hook_residual.data as FloatArray;
     const y = out.hook_y.data as FloatArray;
-    return rows.offsets.map((offset, i) => {
-      const from = (i * rows.seq + offset) * hidden;
-      const to = (i + 1) * rows.seq * hidden;
-      return { residual: residual.slice(from, to), y: y.slice(from, to) };
-    });
+    return rows.offsets.map((_, i) => ({ residual: this.unpadRow(rows, residual, i), y: this.unpadRow(rows, y, i) }));
+  }
+
+  /** Row i's tokens of a [batch, seq, hidden] output, without its left padding. */
+  private unpadRow(rows: PaddedRows, data: FloatArray, i: number): FloatArray {
+    const hidden = this.folder.config.hiddenSize;
+    return data.slice((i * rows.seq + rows.offsets[i]) * hidden, (i + 1) * rows.seq * hidden);
   }
 }

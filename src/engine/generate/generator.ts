@@ -1,6 +1,6 @@
 /**
- * Steered, streaming generation of one prompt for several rows (an alpha, with or without a plane)
- * at once: one batched prefill of the prompt, then one batched decode per step. Each row samples
+ * Steered, streaming generation of one prompt for several rows (an alpha, with or without a plane; a
+ * steering vector's coefficient; an ablated direction) at once: one batched prefill of the prompt, then one batched decode per step. Each row samples
  * from its own SeededRandom(seed) and stops on its own, so a row of a comparison equals its run alone.
  * A row that has stopped keeps decoding an unsteered pad token (its outputs are ignored): attention
  * never crosses rows, so this changes nothing for the others and keeps the KV cache one batch.
@@ -9,6 +9,8 @@ import type { GenerationResult, GenerationRow, SamplingOptions, StopReason } fro
 import { InputError } from '../errors';
 import type { Gemma2Runner } from '../gemma2/runner';
 import type { SteerRow } from '../gemma2/batchRows';
+import type { ResidualEdits } from '../gemma2/residualEdits';
+import { rowEdits } from '../methods/rowEdits';
 import { parsePlane } from '../plane';
 import { SeededRandom } from '../random';
 import type { StreamDecoder, Tokenizer } from '../tokenizer';
@@ -64,6 +66,7 @@ export async function generate(
     let step = await runner.prefill(
       rows.map(() => promptIds),
       steering.map((s) => s.prompt),
+      { edits: steering.map((s) => s.edits) },
     );
     for (let token = 1; ; token++) {
       rows.forEach((row, i) => {
@@ -89,17 +92,22 @@ function encodePrompt(tokenizer: Tokenizer, prompt: string, chatTemplate: boolea
   return tokenizer.encode(text, { addBos: true });
 }
 
-/** A row's steering over the prompt and over generated tokens; null for both when unsteered. */
+/**
+ * A row's plane over the prompt and over generated tokens (null for both without one), and its
+ * residual-stream edits, which hold at every position (the KV cache keeps them from the prefill on).
+ */
 interface RowSteering {
   prompt: SteerRow | null;
   generated: SteerRow | null;
+  edits: ResidualEdits | null;
 }
 
 function rowSteering(row: GenerationRow, i: number, runner: GenerationRunner, sampling: ResolvedSampling): RowSteering {
   const what = `row ${i}`;
   if (typeof row !== 'object' || row === null) throw new InputError(`${what}: expected { alpha, plane? }`);
   if (typeof row.alpha !== 'number' || !Number.isFinite(row.alpha)) throw new InputError(`${what}: alpha must be a finite number, got ${String(row.alpha)}`);
-  if (row.plane === undefined) return { prompt: null, generated: null };
+  const edits = rowEdits(row, runner.folder, what);
+  if (row.plane === undefined) return { prompt: null, generated: null, edits };
   const plane = parsePlane(row.plane, `${what} plane`, runner.folder.config);
   if (plane.layer !== runner.hookLayer) {
     throw new InputError(
@@ -107,9 +115,9 @@ function rowSteering(row: GenerationRow, i: number, runner: GenerationRunner, sa
     );
   }
   // alpha 0 is the comparison's baseline: the unsteered model (the hook itself would still subtract s * n).
-  if (row.alpha === 0) return { prompt: null, generated: null };
+  if (row.alpha === 0) return { prompt: null, generated: null, edits };
   const steer = { n: plane.n, b: plane.b, alpha: row.alpha };
-  return { prompt: { ...steer, positions: sampling.steerPrompt }, generated: { ...steer, positions: 'all' } };
+  return { prompt: { ...steer, positions: sampling.steerPrompt }, generated: { ...steer, positions: 'all' }, edits };
 }
 
 /** One row's generated ids, its own random stream, and its text as streamed deltas. */
