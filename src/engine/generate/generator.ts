@@ -72,6 +72,9 @@ export async function generate(
       rows.forEach((row, i) => {
         if (!row.active) return;
         const logits = step.logits.subarray(i * vocabSize, (i + 1) * vocabSize);
+        // Padding is never a continuation (a random model such as the tiny one would sample it):
+        // the most negative finite float32 gives it zero probability and keeps the logits finite.
+        logits[padTokenId] = -3.4028234663852886e38;
         row.take(sampleToken(logits, sampling, row.random, `row ${i}, token ${token}`), eos, sampling.maxNewTokens);
       });
       if (!rows.some((row) => row.active) || cancelled()) break;

@@ -138,6 +138,19 @@ test('comparison rows run as one batch per step and each equals its separate run
   assert.ok(distinct.size >= 3, `the rows should differ (else the comparison proves nothing): ${distinct.size} distinct`);
 });
 
+test('the pad token is never generated, even where it is the most likely token', async () => {
+  const pad = runner.folder.config.padTokenId;
+  // Row 0's logits favour pad over everything else at every step; greedy and sampled rows both skip it.
+  const favoured = wrappedRunner((_call, logits) => {
+    force(logits, 0, pad);
+    logits[3] = 29; // the runner-up: what greedy must take instead
+  });
+  const greedy = await run([{ alpha: 0 }], { temperature: 0, maxNewTokens: 4 }, { runner: favoured });
+  assert.deepEqual(greedy.result.rows[0].ids, [3, 3, 3, 3]);
+  const sampled = await run([{ alpha: 0 }], { ...SAMPLED, maxNewTokens: 12 }, { runner: favoured });
+  assert.ok(!sampled.result.rows[0].ids.includes(pad), `sampled ids ${sampled.result.rows[0].ids}`);
+});
+
 test('a stop token ends its row alone, without entering the text; maxNewTokens ends the others', async () => {
   const eos = stopId('<eos>');
   const endOfTurn = stopId('<end_of_turn>');
