@@ -19,23 +19,30 @@ export function encodePlaneVector(n: Float32Array): string {
   return bytes.toString('base64');
 }
 
-function decodePlaneVector(value: unknown, source: string): Float32Array {
+/**
+ * Float32 values stored as base64 of little-endian float32 or as an array of numbers (planes' `n`,
+ * steering vectors): every entry finite, at least one. Errors name `source` and the field `name`.
+ */
+export function decodeFloat32Values(value: unknown, source: string, name: string): Float32Array {
+  let values: Float32Array;
   if (Array.isArray(value)) {
-    return Float32Array.from(value, (x, i) => {
-      if (typeof x !== 'number' || !Number.isFinite(x)) throw new InputError(`${source}: n[${i}] is not a finite number`);
+    values = Float32Array.from(value, (x, i) => {
+      if (typeof x !== 'number' || !Number.isFinite(x)) throw new InputError(`${source}: ${name}[${i}] is not a finite number`);
       return x;
     });
+  } else {
+    if (typeof value !== 'string') throw new InputError(`${source}: "${name}" must be base64 float32 or an array of numbers`);
+    if (!/^[A-Za-z0-9+/]*={0,2}$/.test(value)) throw new InputError(`${source}: "${name}" is not valid base64`);
+    const bytes = Buffer.from(value, 'base64');
+    if (bytes.length % 4 !== 0) throw new InputError(`${source}: "${name}" decodes to ${bytes.length} bytes, not a whole number of float32s`);
+    values = new Float32Array(bytes.length / 4);
+    for (let i = 0; i < values.length; i++) {
+      values[i] = bytes.readFloatLE(i * 4);
+      if (!Number.isFinite(values[i])) throw new InputError(`${source}: ${name}[${i}] is not a finite number`);
+    }
   }
-  if (typeof value !== 'string') throw new InputError(`${source}: "n" must be base64 float32 or an array of numbers`);
-  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(value)) throw new InputError(`${source}: "n" is not valid base64`);
-  const bytes = Buffer.from(value, 'base64');
-  if (bytes.length % 4 !== 0) throw new InputError(`${source}: "n" decodes to ${bytes.length} bytes, not a whole number of float32s`);
-  const n = new Float32Array(bytes.length / 4);
-  for (let i = 0; i < n.length; i++) {
-    n[i] = bytes.readFloatLE(i * 4);
-    if (!Number.isFinite(n[i])) throw new InputError(`${source}: n[${i}] is not a finite number`);
-  }
-  return n;
+  if (values.length === 0) throw new InputError(`${source}: "${name}" is empty`);
+  return values;
 }
 
 /**
@@ -50,8 +57,7 @@ export function parsePlane(json: unknown, source: string, model?: { hiddenSize: 
     throw new InputError(`${source}: "layer" must be a non-negative integer`);
   }
   if (typeof b !== 'number' || !Number.isFinite(b)) throw new InputError(`${source}: "b" must be a finite number`);
-  const n = decodePlaneVector(record.n, source);
-  if (n.length === 0) throw new InputError(`${source}: "n" is empty`);
+  const n = decodeFloat32Values(record.n, source, 'n');
   if (model) {
     if (n.length !== model.hiddenSize) {
       throw new InputError(`${source}: plane width ${n.length} does not match the model's hidden size ${model.hiddenSize}`);

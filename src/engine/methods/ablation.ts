@@ -10,7 +10,8 @@ import type { AblationSteering } from '../../protocol';
 import { checkLayers } from './exampleStates';
 import { defaultVectorLayer } from './meanDifference';
 import { norm } from './statistics';
-import { checkModelIdentity, decodeVector, encodeVector, type SteeringVectors } from './vectorFile';
+import { decodeFloat32Values } from '../plane';
+import { checkModelIdentity, encodeVector, type SteeringVectors } from './vectorFile';
 
 /** v / |v|, refusing a zero vector. */
 export function unitDirection(v: ArrayLike<number>, what: string): Float64Array {
@@ -39,7 +40,7 @@ export function ablationEdits(spec: AblationSteering, folder: ModelFolder, what:
   if (!Array.isArray(layers)) throw new InputError(`${what}: "layers" must be "all" or an array of layers`);
   checkLayers(layers, c.numHiddenLayers, what);
   checkModelIdentity(spec.model, folder, what);
-  const v = decodeVector(spec.direction, `${what} direction`);
+  const v = decodeFloat32Values(spec.direction, what, 'direction');
   if (v.length !== c.hiddenSize) throw new InputError(`${what} direction: ${v.length} values, expected the model's hidden size ${c.hiddenSize}`);
   const direction = unitDirection(v, `${what} direction`);
   return layers.map((layer) => ({ layer, direction }));

@@ -8,7 +8,7 @@ import { InputError } from '../errors';
 import { decodeControlVector, encodeControlVector } from '../gguf/controlVector';
 import { GGUF_MAGIC } from '../gguf/ggufFile';
 import type { ModelFolder } from '../model/types';
-import { encodePlaneVector } from '../plane';
+import { decodeFloat32Values, encodePlaneVector } from '../plane';
 import type { MeanDifferenceRecord, ModelIdentity, VectorValues } from '../../protocol';
 
 /** A record's vectors by decoder layer (ascending), with the record itself. */
@@ -20,25 +20,6 @@ export interface SteeringVectors {
 /** Base64 of the little-endian float32 values. */
 export function encodeVector(values: ArrayLike<number>): string {
   return encodePlaneVector(Float32Array.from(values));
-}
-
-/** A stored vector (base64 float32 or numbers) with every entry finite. */
-export function decodeVector(value: unknown, what: string): Float32Array {
-  let v: Float32Array;
-  if (Array.isArray(value)) {
-    if (!value.every((x) => typeof x === 'number')) throw new InputError(`${what}: an array of vector values must hold numbers only`);
-    v = Float32Array.from(value as number[]);
-  } else if (typeof value === 'string' && /^[A-Za-z0-9+/]*={0,2}$/.test(value)) {
-    const bytes = Buffer.from(value, 'base64');
-    if (bytes.length % 4 !== 0) throw new InputError(`${what}: ${bytes.length} bytes of base64, not a whole number of float32 values`);
-    v = Float32Array.from({ length: bytes.length / 4 }, (_, i) => bytes.readFloatLE(i * 4));
-  } else {
-    throw new InputError(`${what}: expected base64 of little-endian float32 values or an array of numbers`);
-  }
-  if (v.length === 0) throw new InputError(`${what}: the vector is empty`);
-  const bad = v.findIndex((x) => !Number.isFinite(x));
-  if (bad >= 0) throw new InputError(`${what}: entry ${bad} is not a finite number`);
-  return v;
 }
 
 /** Refuses vectors recorded for another model than `folder`'s. */
@@ -55,7 +36,7 @@ export function checkModelIdentity(from: ModelIdentity | undefined, folder: Mode
 /** The vectors of `count` layers from one per layer or one for all, checked against the model's width. */
 export function vectorsOf(values: readonly VectorValues[], count: number, hidden: number, what: string): Float32Array[] {
   if (values.length !== 1 && values.length !== count) throw new InputError(`${what}: ${values.length} vectors for ${count} layers (give one per layer, or one for all)`);
-  const vectors = values.map((v, i) => decodeVector(v, `${what} vector ${i}`));
+  const vectors = values.map((v, i) => decodeFloat32Values(v, what, `vector ${i}`));
   vectors.forEach((v, i) => {
     if (v.length !== hidden) throw new InputError(`${what} vector ${i}: ${v.length} values, expected the model's hidden size ${hidden}`);
   });
@@ -77,7 +58,7 @@ export function parseMeanDifference(json: unknown, source: string, model?: { hid
   const layers = r.layers as number[];
   if (layers.some((l, i) => i > 0 && l <= layers[i - 1])) throw new InputError(`${source}: "layers" must ascend without repeats`);
   if (!Array.isArray(r.vectors) || r.vectors.length !== layers.length) throw new InputError(`${source}: "vectors" must hold one vector per layer (${layers.length})`);
-  const vectors = new Map(layers.map((layer, i) => [layer, decodeVector((r.vectors as unknown[])[i], `${source}: the vector of layer ${layer}`)]));
+  const vectors = new Map(layers.map((layer, i) => [layer, decodeFloat32Values((r.vectors as unknown[])[i], source, `the vector of layer ${layer}`)]));
   const width = vectors.get(layers[0])!.length;
   for (const [layer, v] of vectors) {
     if (v.length !== (model?.hiddenSize ?? width)) throw new InputError(`${source}: the vector of layer ${layer} has ${v.length} values, expected ${model?.hiddenSize ?? width}`);
