@@ -12,6 +12,7 @@ const entries = [
   { in: 'src/engine/server.ts', out: 'engine' },
   // The steering panel's front end runs in the webview (a browser): one self-contained script, toolkit included.
   { in: 'webview/main.ts', out: 'webview', options: { platform: 'browser', format: 'iife', target: 'es2022' } },
+  { in: 'webview/diagnostics.ts', out: 'diagnostics', options: { platform: 'browser', format: 'iife', target: 'es2022' } },
 ].filter((e) => existsSync(e.in));
 
 const contexts = await Promise.all(

@@ -25,6 +25,7 @@ const REQUIRED = [
   'extension/dist/extension.js',
   'extension/dist/engine.js',
   'extension/dist/webview.js',
+  'extension/dist/diagnostics.js',
   'extension/media/panel.css',
   'extension/node_modules/onnxruntime-node/bin/napi-v6/linux/x64/onnxruntime_binding.node',
   'extension/node_modules/onnxruntime-node/bin/napi-v6/linux/x64/libonnxruntime.so.1',

@@ -5,8 +5,11 @@
  */
 import type { ModelSummary } from './engine/model/types';
 import type { Device } from './engine/runtime/session';
+import type { LayerDiagnostics } from './engine/methods/layerDiagnostics';
+import type { StateComparison } from './engine/methods/hiddenStates';
+import type { ExamplePosition } from './engine/methods/exampleStates';
 
-export type { ModelSummary };
+export type { ModelSummary, LayerDiagnostics, StateComparison, ExamplePosition };
 export type { Device } from './engine/runtime/session';
 
 
@@ -192,7 +195,7 @@ export interface EngineStatus {
   device: 'cuda' | 'cpu' | null;
   /** Why the engine runs on the CPU when CUDA was tried. */
   fallbackReason: string | null;
-  busy: 'training' | 'generating' | null;
+  busy: 'training' | 'generating' | 'analysing' | null;
 }
 
 export interface TrainParams {
@@ -210,12 +213,45 @@ export interface GenerateParams {
   sampling: SamplingOptions;
 }
 
+/** Two example sets read at decoder layers (default: every layer). */
+interface ExampleSetsParams {
+  layers?: number[];
+  position?: ExamplePosition;
+  chatTemplate?: boolean;
+}
+
+/** engine/meanDifference: delta = mean(target) - mean(source) per layer. */
+export interface MeanDifferenceParams extends ExampleSetsParams {
+  source: string[];
+  target: string[];
+}
+
+/** engine/layerDiagnostics: per-layer statistics of two contrastive sets and a suggested steering layer. */
+export interface LayerDiagnosticsParams extends ExampleSetsParams {
+  a: string[];
+  b: string[];
+}
+
+/** engine/compareStates: cosine per layer of one token's hidden states in two prompts, with and without a plane. */
+export interface CompareStatesParams {
+  promptA: string;
+  promptB: string;
+  /** Index into each prompt's token ids (BOS is 0); negative counts from the end (-1 = last). */
+  tokenA: number;
+  tokenB: number;
+  plane?: PlaneSpec & { alpha: number; positions?: 'all' | 'token' };
+  chatTemplate?: boolean;
+}
+
 /** Method names of the engine protocol; requests are cancellable with JSON-RPC's $/cancelRequest. */
 export const EngineMethods = {
   openModel: 'engine/openModel',
   status: 'engine/status',
   train: 'engine/train',
   generate: 'engine/generate',
+  meanDifference: 'engine/meanDifference',
+  layerDiagnostics: 'engine/layerDiagnostics',
+  compareStates: 'engine/compareStates',
   shutdown: 'engine/shutdown',
   /** Notification: { requestId, progress: TrainProgress } */
   trainProgress: 'engine/trainProgress',
@@ -267,14 +303,30 @@ export interface PanelPlane {
   model: ModelIdentity;
 }
 
+/** A mean-difference vector as the panel lists it (never the values themselves). */
+export interface PanelVector {
+  name: string;
+  layers: number[];
+  /** The layer the panel steers with it (the record's only or middle layer). */
+  steeringLayer: number;
+  /** Absent for an imported control vector. */
+  model?: ModelIdentity;
+}
+
+/** What a comparison steers with: a plane (alphas) or a mean-difference vector (coefficients). */
+export type PanelSteering = 'plane' | 'vector';
+
 /** Sampling as the panel sends it: every field present. */
 export type PanelSampling = Required<SamplingOptions>;
 
 /** One comparison: the prompt continued once per alpha, all rows in one batched engine run. */
 export interface PanelGenerateParams {
   prompt: string;
+  /** The plane's name, or the vector's with `steerWith: 'vector'`. */
   planeName: string;
-  /** One column each, in order; alpha 0 is the unsteered baseline (a row without the plane). */
+  /** Default `plane`. With `vector`, the alphas are the vector's coefficients. */
+  steerWith?: PanelSteering;
+  /** One column each, in order; alpha 0 is the unsteered baseline (a row without the plane or vector). */
   alphas: number[];
   sampling: PanelSampling;
 }
@@ -325,9 +377,24 @@ export interface PanelRun {
 }
 
 export type HostToWebviewMessage =
-  | { type: 'planes'; planes: PanelPlane[]; activePlane: string | null }
+  | { type: 'planes'; planes: PanelPlane[]; activePlane: string | null; vectors?: PanelVector[] }
   | { type: 'engineState'; text: string }
   | { type: 'run'; run: PanelRun }
   /** Text appended to one column of a running comparison. */
   | { type: 'delta'; runId: number; column: number; text: string }
   | { type: 'notice'; level: 'info' | 'error'; text: string };
+
+// ------------------------------------------------------------------ diagnostics panel (webview <-> extension host)
+// Checked like the steering panel's messages (src/extension/diagnosticsMessages.ts).
+
+/** What the diagnostics panel plots: layer diagnostics of two sets, or a hidden-state comparison. */
+export type DiagnosticsView =
+  | { kind: 'layers'; result: LayerDiagnostics }
+  | { kind: 'states'; result: StateComparison; promptA: string; promptB: string; planeName: string | null; alpha: number | null };
+
+export type DiagnosticsToHostMessage =
+  | { type: 'ready' }
+  /** The "Train a plane at layer N" button: train on set B's examples at that layer. */
+  | { type: 'trainAtLayer'; layer: number };
+
+export type HostToDiagnosticsMessage = { type: 'show'; view: DiagnosticsView };

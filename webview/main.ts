@@ -6,7 +6,8 @@
  *
  * Elements for UI tests (constants in elementIds.ts; each singleton has data-testid equal to its id):
  *   #prompt             vscode-text-area with the prompt; type into its inner <textarea> (`#prompt textarea`)
- *   #plane-picker       vscode-dropdown of the planes; each vscode-option's value is a plane name
+ *   #plane-picker       vscode-dropdown of the planes, then the vectors; a plane's vscode-option value is its
+ *                       name, a vector's "vector:" + its name (data-kind=vector)
  *   #plane-info         layer, b, final loss and model of the chosen plane
  *   #loss-chart         <svg> of the chosen plane's training loss: polyline.loss-line, <title id=loss-chart-title>
  *   #sampling           <details> with number inputs #temperature #top-k #top-p #max-new-tokens #seed,
@@ -44,13 +45,14 @@ import {
   type PanelPlane,
   type PanelRun,
   type PanelSampling,
+  type PanelVector,
   type StopReason,
   type WebviewToHostMessage,
 } from '../src/protocol';
 import { SAMPLING_FIELDS, parseAlpha, parseGenerateParams } from '../src/extension/panelMessages';
 import { PANEL_IDS as ID, PANEL_TEST_IDS as TEST_ID } from './elementIds';
 import { formatLoss, lossCurve, type ChartBox } from './lossCurve';
-import { addAlpha, alphaLabel, choosePlane, removeAlpha, restorePanelState, type PanelState } from './panelState';
+import { addAlpha, alphaLabel, choosePlane, pickedSteering, pickerValue, removeAlpha, restorePanelState, type PanelState } from './panelState';
 
 interface VsCodeApi {
   postMessage(message: WebviewToHostMessage): void;
@@ -72,6 +74,7 @@ provideVSCodeDesignSystem().register(
 const vscode = acquireVsCodeApi();
 const state: PanelState = restorePanelState(vscode.getState());
 let planes: PanelPlane[] = [];
+let vectors: PanelVector[] = [];
 /** A generate request is on its way and the host has not answered yet. */
 let awaitingRun = false;
 /** The text nodes of the shown columns, appended to as deltas arrive. */
@@ -131,7 +134,10 @@ const SVG_NS = 'http://www.w3.org/2000/svg';
 function bindPlanePicker(): void {
   const picker = element<Dropdown>(ID.planePicker);
   picker.addEventListener('change', () => {
-    state.planeName = picker.value;
+    const picked = pickedSteering(picker.value, vectors);
+    state.planeName = picked.name;
+    if (picked.steerWith === 'vector') state.steerWith = 'vector';
+    else delete state.steerWith;
     renderPlaneDetails();
     saveNow();
   });
@@ -145,15 +151,31 @@ function renderPlanes(): void {
       const option = document.createElement('vscode-option');
       option.setAttribute('value', plane.name);
       option.textContent = plane.name;
-      if (plane.name === state.planeName) option.setAttribute('selected', '');
+      if (plane.name === state.planeName && state.steerWith !== 'vector') option.setAttribute('selected', '');
+      return option;
+    }),
+    ...vectors.map((vector) => {
+      const option = document.createElement('vscode-option');
+      option.setAttribute('value', pickerValue('vector', vector.name));
+      option.dataset.kind = 'vector';
+      option.textContent = `${vector.name} (vector)`;
+      if (vector.name === state.planeName && state.steerWith === 'vector') option.setAttribute('selected', '');
       return option;
     }),
   );
-  picker.disabled = planes.length === 0;
+  picker.disabled = planes.length + vectors.length === 0;
   renderPlaneDetails();
 }
 
 function renderPlaneDetails(): void {
+  const vector = state.steerWith === 'vector' ? vectors.find((v) => v.name === state.planeName) : undefined;
+  if (vector) {
+    element(ID.planeInfo).textContent =
+      `Mean-difference vector at layer ${vector.steeringLayer} (of layers ${vector.layers.join(', ')}); each α is its coefficient` +
+      (vector.model ? ` · model: width ${vector.model.hiddenSize}, ${vector.model.numHiddenLayers} layers` : ' · imported control vector');
+    renderLossChart(undefined);
+    return;
+  }
   const plane = planes.find((p) => p.name === state.planeName);
   // Five digits for the final loss: a short run on a large loss (lambdaMle * NLL) changes only the fourth.
   element(ID.planeInfo).textContent = plane
@@ -364,14 +386,15 @@ function bindActions(): void {
 
 function generate(): void {
   if (awaitingRun || state.run?.state === 'running') return;
-  if (!planes.some((p) => p.name === state.planeName)) {
+  const chosen = state.steerWith === 'vector' ? vectors.some((v) => v.name === state.planeName) : planes.some((p) => p.name === state.planeName);
+  if (!chosen) {
     showMessage('Choose a steering plane first (train one with "Micro Steer: Train steering from selection").', 'error');
     return;
   }
   try {
-    const { prompt, planeName, alphas, sampling } = state;
+    const { prompt, planeName, steerWith, alphas, sampling } = state;
     // The host checks the same rules; checking here names the problem before anything is sent.
-    const params = parseGenerateParams({ prompt, planeName, alphas, sampling }, 'generate');
+    const params = parseGenerateParams({ prompt, planeName, alphas, sampling, ...(steerWith ? { steerWith } : {}) }, 'generate');
     vscode.postMessage({ type: 'generate', params });
   } catch (e) {
     showMessage((e as Error).message, 'error');
@@ -489,7 +512,11 @@ function receive(message: HostToWebviewMessage): void {
   switch (message.type) {
     case 'planes':
       planes = message.planes;
-      state.planeName = choosePlane(state.planeName, planes, message.activePlane);
+      vectors = message.vectors ?? [];
+      if (state.steerWith !== 'vector' || !vectors.some((v) => v.name === state.planeName)) {
+        delete state.steerWith;
+        state.planeName = choosePlane(state.planeName, planes, message.activePlane);
+      }
       renderPlanes();
       saveNow();
       break;

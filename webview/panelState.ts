@@ -12,6 +12,8 @@ import {
   type PanelRun,
   type PanelRunState,
   type PanelSampling,
+  type PanelSteering,
+  type PanelVector,
   type StopReason,
 } from '../src/protocol';
 import {
@@ -22,6 +24,7 @@ import {
   parsePlaneName,
   parsePrompt,
   parseRecord,
+  parseSteering,
   type FieldParser,
 } from '../src/extension/panelMessages';
 import { InputError } from '../src/engine/errors';
@@ -31,8 +34,10 @@ export const DEFAULT_ALPHAS: readonly number[] = [0, 1.5, 2.5, 3.5];
 
 export interface PanelState {
   prompt: string;
-  /** '' until a plane is known. */
+  /** '' until a plane is known; the vector's name when steering with a vector. */
   planeName: string;
+  /** Absent: a plane. */
+  steerWith?: PanelSteering;
   alphas: number[];
   sampling: PanelSampling;
   /** The comparison shown in the columns. */
@@ -49,6 +54,7 @@ export function restorePanelState(saved: unknown): PanelState {
   const s = saved as Record<string, unknown>;
   state.prompt = orDefault(parsePrompt, s.prompt, state.prompt);
   state.planeName = orDefault(parsePlaneName, s.planeName, state.planeName);
+  if (orDefault(parseSteering, s.steerWith, 'plane') === 'vector') state.steerWith = 'vector';
   state.alphas = orDefault(parseAlphas, s.alphas, state.alphas);
   const sampling = s.sampling;
   if (typeof sampling === 'object' && sampling !== null && !Array.isArray(sampling)) {
@@ -131,4 +137,19 @@ export function choosePlane(current: string, planes: readonly PanelPlane[], acti
 /** A column's heading: alpha 0 runs without the plane, so it is the unsteered baseline. */
 export function alphaLabel(alpha: number): string {
   return alpha === 0 ? 'α = 0 · unsteered baseline' : `α = ${alpha}`;
+}
+
+/** The picker lists planes by name and vectors under this prefix. */
+const VECTOR_PREFIX = 'vector:';
+
+/** The picker option's value of a plane or vector. */
+export function pickerValue(steerWith: PanelSteering | undefined, name: string): string {
+  return steerWith === 'vector' ? `${VECTOR_PREFIX}${name}` : name;
+}
+
+/** What a picker value chooses: a listed vector when it carries the prefix, else a plane. */
+export function pickedSteering(value: string, vectors: readonly PanelVector[]): { steerWith: PanelSteering; name: string } {
+  const name = value.slice(VECTOR_PREFIX.length);
+  if (value.startsWith(VECTOR_PREFIX) && vectors.some((v) => v.name === name)) return { steerWith: 'vector', name };
+  return { steerWith: 'plane', name: value };
 }

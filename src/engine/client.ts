@@ -25,8 +25,14 @@ import {
 import {
   EngineErrorCodes,
   EngineMethods,
+  type CompareStatesParams,
   type EngineErrorData,
   type EngineStatus,
+  type LayerDiagnostics,
+  type LayerDiagnosticsParams,
+  type MeanDifferenceParams,
+  type MeanDifferenceRecord,
+  type StateComparison,
   type GenerateParams,
   type GenerationResult,
   type OpenModelParams,
@@ -111,6 +117,21 @@ export class EngineClient {
     return this.withListener(this.deltaListeners, onDelta, (requestId) =>
       this.call<GenerationResult>(EngineMethods.generate, { ...params, requestId } satisfies GenerateParams, cancel),
     );
+  }
+
+  /** Mean-difference vectors of two example sets (cancelling fails the request with CancelledError). */
+  meanDifference(params: MeanDifferenceParams, cancel?: Cancellation): Promise<MeanDifferenceRecord> {
+    return this.call<MeanDifferenceRecord>(EngineMethods.meanDifference, params, cancel);
+  }
+
+  /** Per-layer diagnostics of two contrastive example sets. */
+  layerDiagnostics(params: LayerDiagnosticsParams, cancel?: Cancellation): Promise<LayerDiagnostics> {
+    return this.call<LayerDiagnostics>(EngineMethods.layerDiagnostics, params, cancel);
+  }
+
+  /** One token's hidden states in two prompts compared per layer. */
+  compareStates(params: CompareStatesParams, cancel?: Cancellation): Promise<StateComparison> {
+    return this.call<StateComparison>(EngineMethods.compareStates, params, cancel);
   }
 
   /** Stops the engine process gracefully; a later request starts a fresh one (with the last model). */

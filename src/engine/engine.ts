@@ -7,10 +7,28 @@
  * running one when they want another, and a queue would hide a forgotten run behind a silent wait.
  */
 import * as path from 'node:path';
-import type { EngineStatus, GenerationResult, GenerateParams, PlaneRecord, TrainParams, TrainProgress } from '../protocol';
+import type {
+  CompareStatesParams,
+  EngineStatus,
+  GenerationResult,
+  GenerateParams,
+  LayerDiagnostics,
+  LayerDiagnosticsParams,
+  MeanDifferenceParams,
+  MeanDifferenceRecord,
+  PlaneRecord,
+  StateComparison,
+  TrainParams,
+  TrainProgress,
+} from '../protocol';
 import { CancelledError, InputError } from './errors';
 import { Gemma2Runner } from './gemma2/runner';
 import { generate, type GenerationRunner } from './generate/generator';
+import { compareHiddenStates } from './methods/hiddenStates';
+import { layerDiagnostics } from './methods/layerDiagnostics';
+import { meanDifference } from './methods/meanDifference';
+import { checkModelIdentity } from './methods/vectorFile';
+import { decodeFloat32Values } from './plane';
 import { defaultHookLayer } from './model/config';
 import { inspectModelFolder, openModelFolder } from './model/modelFolder';
 import type { ModelFolder, ModelSummary } from './model/types';
@@ -71,9 +89,42 @@ export class Engine {
   generate(request: GenerateRequest, onDelta?: (row: number, text: string) => void, signal?: AbortSignal): Promise<GenerationResult> {
     return this.operate('generating', async (model) => {
       const layer = planeLayer(request, model.folder);
-      const runner = layer === undefined ? (model.lastRunner ?? (await model.runner(defaultHookLayer(model.folder.config)))) : await model.runner(layer);
+      const runner = layer === undefined ? await model.anyRunner() : await model.runner(layer);
       const result = await generate(generationRunner(runner), await model.tokenizer(), request, { onDelta, signal });
       return { rows: result.rows.map(({ text, tokens, stopReason }) => ({ text, tokens, stopReason })) };
+    });
+  }
+
+  /** Mean-difference vectors of the two sets at every layer (or `layers`), tagged with this model. */
+  meanDifference(request: MeanDifferenceParams, signal?: AbortSignal): Promise<MeanDifferenceRecord> {
+    return this.operate('analysing', async (model) => {
+      const { source, target, ...options } = request;
+      return (await meanDifference(await model.anyRunner(), await model.tokenizer(), source, target, { ...options, signal })).record;
+    });
+  }
+
+  /** Per-layer diagnostics of two contrastive sets and the layer they suggest. */
+  layerDiagnostics(request: LayerDiagnosticsParams, signal?: AbortSignal): Promise<LayerDiagnostics> {
+    return this.operate('analysing', async (model) => {
+      const { a, b, ...options } = request;
+      return layerDiagnostics(await model.anyRunner(), await model.tokenizer(), a, b, { ...options, signal });
+    });
+  }
+
+  /** One token's hidden states in two prompts compared per layer, with the plane (at its layer) when given. */
+  compareStates(request: CompareStatesParams): Promise<StateComparison> {
+    return this.operate('analysing', async (model) => {
+      const { plane, ...rest } = request;
+      if (!plane) return compareHiddenStates(await model.anyRunner(), await model.tokenizer(), rest);
+      const c = model.folder.config;
+      if (!Number.isInteger(plane.layer) || plane.layer < 0 || plane.layer >= c.numHiddenLayers) {
+        throw new InputError(`the plane steers layer ${plane.layer}, but the model has layers 0 to ${c.numHiddenLayers - 1}`);
+      }
+      checkModelIdentity(plane.model, model.folder, 'the plane');
+      const n = decodeFloat32Values(plane.n, 'the plane', 'n');
+      if (n.length !== c.hiddenSize) throw new InputError(`the plane direction has ${n.length} values, expected the model's hidden size ${c.hiddenSize}`);
+      const compared = { layer: plane.layer, n, b: plane.b, alpha: plane.alpha, positions: plane.positions };
+      return compareHiddenStates(await model.runner(plane.layer), await model.tokenizer(), { ...rest, plane: compared });
     });
   }
 
@@ -94,7 +145,7 @@ export class Engine {
   }
 
   private async operate<T>(operation: Operation, run: (model: OpenModel) => Promise<T>): Promise<T> {
-    this.refuseWhileBusy(operation === 'training' ? 'train' : 'generate');
+    this.refuseWhileBusy(OPERATION_VERBS[operation]);
     this.busy = operation;
     try {
       await this.opening;
@@ -109,6 +160,8 @@ export class Engine {
     if (this.busy) throw new InputError(`the engine is busy ${this.busy}; cancel it first (cannot ${what} meanwhile)`);
   }
 }
+
+const OPERATION_VERBS: Record<Operation, string> = { training: 'train', generating: 'generate', analysing: 'analyse hidden states' };
 
 /**
  * A turn of the event loop: I/O is polled and immediates run. onnxruntime's runs keep the JS thread
@@ -183,6 +236,11 @@ class OpenModel {
     this.lastRunner = runner;
     await this.evict(Math.max(1, this.options.maxRunners ?? 1));
     return runner;
+  }
+
+  /** A runner for work that needs no hook at a given layer: the last one used, or one at the default layer. */
+  async anyRunner(): Promise<Gemma2Runner> {
+    return this.lastRunner ?? this.runner(defaultHookLayer(this.folder.config));
   }
 
   async release(): Promise<void> {

@@ -16,7 +16,10 @@ import {
 import {
   EngineErrorCodes,
   EngineMethods,
+  type CompareStatesParams,
   type EngineErrorData,
+  type LayerDiagnosticsParams,
+  type MeanDifferenceParams,
   type GenerateParams,
   type OpenModelParams,
   type SamplingOptions,
@@ -64,6 +67,22 @@ connection.onRequest(byName(EngineMethods.generate), (params: unknown, token: Ca
     return withSignal(token, (signal) => engine.generate({ prompt, rows, sampling }, onDelta, signal));
   }),
 );
+
+connection.onRequest(byName(EngineMethods.meanDifference), (params: unknown, token: CancellationToken) =>
+  respond(() => {
+    const p = meanDifferenceParams(params);
+    return withSignal(token, (signal) => engine.meanDifference(p, signal));
+  }),
+);
+
+connection.onRequest(byName(EngineMethods.layerDiagnostics), (params: unknown, token: CancellationToken) =>
+  respond(() => {
+    const p = layerDiagnosticsParams(params);
+    return withSignal(token, (signal) => engine.layerDiagnostics(p, signal));
+  }),
+);
+
+connection.onRequest(byName(EngineMethods.compareStates), (params: unknown) => respond(() => engine.compareStates(compareStatesParams(params))));
 
 // Exiting frees the model's sessions: nothing is released first, since a run may still be using them.
 connection.onRequest(EngineMethods.shutdown, () => {
@@ -139,11 +158,9 @@ const TRAIN_OPTION_KEYS: (keyof TrainOptions)[] = [
 
 function trainParams(params: unknown): TrainParams {
   const p = record(params, 'train params', ['requestId', 'examples', 'options']);
-  if (!Array.isArray(p.examples) || !p.examples.every((e) => typeof e === 'string')) {
-    throw new InputError('train: examples must be an array of strings');
-  }
+  const examples = texts(p.examples, 'train: examples');
   const options = record(p.options ?? {}, 'train: options', TRAIN_OPTION_KEYS) as TrainOptions;
-  return { requestId: text(p.requestId, 'train: requestId'), examples: p.examples, options };
+  return { requestId: text(p.requestId, 'train: requestId'), examples, options };
 }
 
 const SAMPLING_KEYS: (keyof SamplingOptions)[] = ['temperature', 'topK', 'topP', 'seed', 'maxNewTokens', 'chatTemplate', 'steerPrompt'];
@@ -165,6 +182,58 @@ function generateParams(params: unknown): GenerateParams {
   }) as unknown as GenerateParams['rows'];
   const sampling = record(p.sampling ?? {}, 'generate: sampling', SAMPLING_KEYS) as SamplingOptions;
   return { requestId: text(p.requestId, 'generate: requestId'), prompt: text(p.prompt, 'generate: prompt'), rows, sampling };
+}
+
+/** The options two example sets share: layers, position, chat template. */
+function exampleSetOptions(p: Record<string, unknown>, method: string): Pick<MeanDifferenceParams, 'layers' | 'position' | 'chatTemplate'> {
+  if (p.layers !== undefined && (!Array.isArray(p.layers) || !p.layers.every((l) => typeof l === 'number'))) {
+    throw new InputError(`${method}: layers must be an array of layer numbers`);
+  }
+  if (p.position !== undefined && p.position !== 'last' && p.position !== 'mean') {
+    throw new InputError(`${method}: position must be "last" or "mean", got ${JSON.stringify(p.position)}`);
+  }
+  if (p.chatTemplate !== undefined && typeof p.chatTemplate !== 'boolean') throw new InputError(`${method}: chatTemplate must be true or false`);
+  return { layers: p.layers as number[] | undefined, position: p.position, chatTemplate: p.chatTemplate };
+}
+
+function meanDifferenceParams(params: unknown): MeanDifferenceParams {
+  const p = record(params, 'meanDifference params', ['source', 'target', 'layers', 'position', 'chatTemplate']);
+  return { source: texts(p.source, 'meanDifference: source'), target: texts(p.target, 'meanDifference: target'), ...exampleSetOptions(p, 'meanDifference') };
+}
+
+function layerDiagnosticsParams(params: unknown): LayerDiagnosticsParams {
+  const p = record(params, 'layerDiagnostics params', ['a', 'b', 'layers', 'position', 'chatTemplate']);
+  return { a: texts(p.a, 'layerDiagnostics: a'), b: texts(p.b, 'layerDiagnostics: b'), ...exampleSetOptions(p, 'layerDiagnostics') };
+}
+
+function compareStatesParams(params: unknown): CompareStatesParams {
+  const p = record(params, 'compareStates params', ['promptA', 'promptB', 'tokenA', 'tokenB', 'plane', 'chatTemplate']);
+  if (p.chatTemplate !== undefined && typeof p.chatTemplate !== 'boolean') throw new InputError('compareStates: chatTemplate must be true or false');
+  let plane: CompareStatesParams['plane'];
+  if (p.plane !== undefined) {
+    const q = record(p.plane, 'compareStates: plane', ['layer', 'n', 'b', 'model', 'alpha', 'positions']);
+    if (q.positions !== undefined && q.positions !== 'all' && q.positions !== 'token') throw new InputError('compareStates: plane.positions must be "all" or "token"');
+    if (q.model !== undefined) record(q.model, 'compareStates: plane model', ['hiddenSize', 'numHiddenLayers', 'fingerprint']);
+    plane = { ...q, b: finite(q.b, 'compareStates: plane.b'), alpha: finite(q.alpha, 'compareStates: plane.alpha') } as CompareStatesParams['plane'];
+  }
+  return {
+    promptA: text(p.promptA, 'compareStates: promptA'),
+    promptB: text(p.promptB, 'compareStates: promptB'),
+    tokenA: finite(p.tokenA, 'compareStates: tokenA'),
+    tokenB: finite(p.tokenB, 'compareStates: tokenB'),
+    plane,
+    chatTemplate: p.chatTemplate,
+  };
+}
+
+function texts(value: unknown, what: string): string[] {
+  if (!Array.isArray(value) || !value.every((e) => typeof e === 'string')) throw new InputError(`${what} must be an array of strings`);
+  return value;
+}
+
+function finite(value: unknown, what: string): number {
+  if (typeof value !== 'number' || !Number.isFinite(value)) throw new InputError(`${what} must be a finite number, got ${JSON.stringify(value)}`);
+  return value;
 }
 
 /** A plain object with no keys beyond `keys`. */

@@ -12,7 +12,7 @@ import { chooseModelPath } from './modelPathPolicy';
 import { configuredDevice, SECTION } from './settings';
 import type { EngineState } from './statusText';
 
-type Operation = 'training' | 'generating';
+type Operation = 'training' | 'generating' | 'analysing';
 
 interface Running {
   kind: Operation;
@@ -118,6 +118,11 @@ export class EngineHost implements vscode.Disposable {
     background = false,
   ): Promise<GenerationResult> {
     return this.operate('generating', background, token, (client, cancel) => client.generate(request, onDelta, cancel));
+  }
+
+  /** Reads hidden states on the open model (mean differences, layer diagnostics, state comparisons): a user request. */
+  analyse<T>(run: (client: EngineClient, cancel: vscode.CancellationToken) => Promise<T>, token: vscode.CancellationToken): Promise<T> {
+    return this.operate('analysing', false, token, run);
   }
 
   /** Shuts the engine process down gracefully (deactivation); a later request starts a fresh one. */

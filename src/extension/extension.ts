@@ -4,6 +4,7 @@
  * on the first request); nothing here imports onnxruntime or a tokenizer.
  */
 import * as vscode from 'vscode';
+import { compareStatesCommand, layerDiagnosticsCommand, type CompareStatesArgs, type LayerDiagnosticsArgs } from './diagnosticsCommands';
 import { EngineHost } from './engineHost';
 import { generateAtCursor, type GenerateArgs } from './generateCommand';
 import { SteeredInlineCompletions, toggleInlineCompletions } from './inlineCompletions';
@@ -15,8 +16,10 @@ import { PlaneStore } from './planeStore';
 import type { Services } from './services';
 import { StatusBar } from './statusBar';
 import type { SteeringStatus } from './statusText';
-import { SteeringPanel } from './steeringPanel';
+import { SteeringPanel, type PanelBackend } from './steeringPanel';
 import { trainFromSelection, type TrainArgs } from './trainCommand';
+import { computeVector, exportVector, importVector, type ComputeVectorArgs } from './vectorCommands';
+import { VectorStore } from './vectorStore';
 
 /** What `activate` returns (extensions.getExtension(...).exports): read-only views for tests and other extensions. */
 export interface MicroSteerApi {
@@ -26,6 +29,8 @@ export interface MicroSteerApi {
   planes(): { names: string[]; skipped: RejectedPlane[] };
   /** What the status bar item shows. */
   status(): SteeringStatus;
+  /** The steering panel's backend: its vector list and its batched generation, without the webview. */
+  readonly panelBackend: Pick<PanelBackend, 'listVectors' | 'generate'>;
 }
 
 let engine: EngineHost | undefined;
@@ -33,7 +38,8 @@ let engine: EngineHost | undefined;
 export function activate(context: vscode.ExtensionContext): MicroSteerApi {
   engine = new EngineHost();
   const planes = new PlaneStore(engine.output);
-  const services: Services = { engine, planes, openPanel: undefined };
+  const vectors = new VectorStore(engine.output);
+  const services: Services = { engine, planes, vectors, openPanel: undefined };
   const panelBackend = new WindowPanelBackend(services);
   services.openPanel = () => SteeringPanel.createOrShow(context, panelBackend);
   const statusBar = new StatusBar(services);
@@ -43,6 +49,7 @@ export function activate(context: vscode.ExtensionContext): MicroSteerApi {
   context.subscriptions.push(
     engine,
     planes,
+    vectors,
     panelBackend,
     statusBar,
     SteeringPanel.registerSerializer(context, panelBackend),
@@ -57,6 +64,11 @@ export function activate(context: vscode.ExtensionContext): MicroSteerApi {
     command('microSteer.deletePlane', (name?: string) => deletePlane(services, name)),
     command('microSteer.exportPlane', (name?: string, file?: string | vscode.Uri) => exportPlane(services, name, file)),
     command('microSteer.importPlane', (file?: string | vscode.Uri, name?: string, replace?: boolean) => importPlane(services, file, name, replace)),
+    command('microSteer.computeVector', (args?: unknown) => computeVector(services, plainObject<ComputeVectorArgs>(args))),
+    command('microSteer.exportVector', (name?: string, file?: string | vscode.Uri) => exportVector(services, name, file)),
+    command('microSteer.layerDiagnostics', (args?: unknown) => layerDiagnosticsCommand(services, context.extensionUri, plainObject<LayerDiagnosticsArgs>(args))),
+    command('microSteer.compareStates', (args?: unknown) => compareStatesCommand(services, context.extensionUri, plainObject<CompareStatesArgs>(args))),
+    command('microSteer.importVector', (file?: string | vscode.Uri, name?: string, replace?: boolean) => importVector(services, file, name, replace)),
   );
 
   return {
@@ -66,6 +78,7 @@ export function activate(context: vscode.ExtensionContext): MicroSteerApi {
       return { names: [...table.planes.keys()], skipped: table.rejected };
     },
     status: () => statusBar.status(),
+    panelBackend,
   };
 }
 

@@ -1,7 +1,8 @@
 /** The steering panel's backend: the window's planes and engine, and the editor the user last worked in. */
 import * as vscode from 'vscode';
 import { InputError } from '../engine/errors';
-import type { GenerationRow, PanelPlane } from '../protocol';
+import { defaultVectorLayer, vectorSteering } from '../engine/methods/meanDifference';
+import type { GenerationRow, PanelPlane, PanelVector } from '../protocol';
 import { checkPlaneModel, planeSpec } from './planeRecords';
 import type { Services } from './services';
 import type { PanelBackend } from './steeringPanel';
@@ -16,7 +17,14 @@ export class WindowPanelBackend implements PanelBackend, vscode.Disposable {
   readonly onDidChangeEngineState: vscode.Event<void>;
 
   constructor(private readonly services: Services) {
-    this.onDidChangePlanes = services.planes.onDidChange;
+    const planes = services.planes.onDidChange;
+    const vectors = services.vectors.onDidChange;
+    this.onDidChangePlanes = (listener, thisArg, disposables) => {
+      const both = [planes(listener, thisArg), vectors(listener, thisArg)];
+      const subscription = { dispose: () => both.forEach((d) => d.dispose()) };
+      disposables?.push(subscription);
+      return subscription;
+    };
     this.onDidChangeEngineState = services.engine.onDidChange;
   }
 
@@ -28,6 +36,15 @@ export class WindowPanelBackend implements PanelBackend, vscode.Disposable {
       finalLoss: r.finalLoss,
       lossHistory: r.lossHistory,
       model: r.model,
+    }));
+  }
+
+  listVectors(): PanelVector[] {
+    return [...this.services.vectors.table().vectors].map(([name, v]) => ({
+      name,
+      layers: v.record.layers,
+      steeringLayer: defaultVectorLayer(v),
+      ...(v.record.model ? { model: v.record.model } : {}),
     }));
   }
 
@@ -45,8 +62,13 @@ export class WindowPanelBackend implements PanelBackend, vscode.Disposable {
     onDelta: (column: number, text: string) => void,
     token: vscode.CancellationToken,
   ): ReturnType<PanelBackend['generate']> {
-    const { engine, planes } = this.services;
+    const { engine, planes, vectors } = this.services;
     const model = await engine.ensureModel();
+    if (params.steerWith === 'vector') {
+      const stored = vectors.forModel(params.planeName, model);
+      const rows: GenerationRow[] = params.alphas.map((alpha) => (alpha === 0 ? { alpha: 0 } : { alpha: 0, vector: vectorSteering(stored, alpha) }));
+      return engine.generate({ prompt: params.prompt, rows, sampling: params.sampling }, onDelta, token);
+    }
     const record = planes.get(params.planeName);
     if (!record) throw new InputError(`there is no valid plane named "${params.planeName}"`);
     checkPlaneModel(params.planeName, record, model);

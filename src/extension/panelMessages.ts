@@ -10,6 +10,7 @@ import {
   PANEL_LIMITS,
   type PanelGenerateParams,
   type PanelSampling,
+  type PanelSteering,
   type WebviewToHostMessage,
 } from '../protocol';
 
@@ -37,14 +38,21 @@ export function parseWebviewMessage(raw: unknown): WebviewToHostMessage {
 
 export function parseGenerateParams(value: unknown, field: string): PanelGenerateParams {
   const p = parseRecord(value, field);
-  expectOnlyFields(p, ['prompt', 'planeName', 'alphas', 'sampling'], field);
-  return {
+  expectOnlyFields(p, ['prompt', 'planeName', 'steerWith', 'alphas', 'sampling'], field);
+  const params: PanelGenerateParams = {
     prompt: parsePrompt(p.prompt, `${field}.prompt`),
     planeName: parsePlaneName(p.planeName, `${field}.planeName`),
     alphas: parseAlphas(p.alphas, `${field}.alphas`),
     sampling: parseSampling(p.sampling, `${field}.sampling`),
   };
+  if (p.steerWith !== undefined) params.steerWith = parseSteering(p.steerWith, `${field}.steerWith`);
+  return params;
 }
+
+export const parseSteering: FieldParser<PanelSteering> = (value, field) => {
+  if (value !== 'plane' && value !== 'vector') throw new InputError(`${field} must be "plane" or "vector", got ${describe(value)}`);
+  return value;
+};
 
 export const parsePrompt: FieldParser<string> = (value, field) =>
   parseString(value, field, 0, PANEL_LIMITS.maxPromptChars);

@@ -62,10 +62,10 @@ export function readPlaneTable(value: unknown): PlaneTable {
 }
 
 /**
- * The planes setting with one entry set (or removed, for `record` undefined); every other entry is kept
- * exactly as it was, malformed ones included: writing a plane must not touch what it does not own.
+ * A name -> record setting (planes, vectors) with one entry set (or removed, for `record` undefined); every
+ * other entry is kept exactly as it was, malformed ones included: a write must not touch what it does not own.
  */
-export function withPlane(table: unknown, name: string, record: PlaneRecord | undefined): Record<string, unknown> {
+export function withPlane(table: unknown, name: string, record: object | undefined): Record<string, unknown> {
   const next: Record<string, unknown> = isObject(table) ? { ...table } : {};
   if (record === undefined) delete next[name];
   else next[name] = record;
@@ -131,7 +131,7 @@ function finite(value: unknown, source: string, key: string): number {
   return value;
 }
 
-function isObject(value: unknown): value is Record<string, unknown> {
+export function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 

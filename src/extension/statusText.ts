@@ -1,7 +1,7 @@
 /** What the status bar item says: active plane, alpha, device and engine state. No vscode import: unit-tested. */
 
 /** The engine as the extension sees it: `stopped` means no engine process runs (none started yet, or it exited). */
-export type EngineState = 'stopped' | 'loading' | 'idle' | 'training' | 'generating';
+export type EngineState = 'stopped' | 'loading' | 'idle' | 'training' | 'generating' | 'analysing';
 
 export interface SteeringStatus {
   /** The active plane's name, if one is set. */
@@ -20,6 +20,7 @@ const STATE_ICONS: Record<EngineState, string> = {
   idle: '$(pulse)',
   training: '$(loading~spin)',
   generating: '$(loading~spin)',
+  analysing: '$(loading~spin)',
 };
 
 export function statusText(s: SteeringStatus): string {

@@ -15,6 +15,7 @@ import type {
   PanelGenerateParams,
   PanelPlane,
   PanelRun,
+  PanelVector,
   WebviewToHostMessage,
 } from '../protocol';
 
@@ -24,16 +25,19 @@ export const STEERING_PANEL_VIEW_TYPE = 'microSteer.panel';
 export interface PanelBackend {
   /** The usable planes of the settings (malformed ones already skipped and reported). */
   listPlanes(): PanelPlane[];
+  /** The usable mean-difference vectors of the settings. */
+  listVectors(): PanelVector[];
   /** Name of `microSteer.activePlane`, if set. */
   activePlane(): string | undefined;
-  /** Fires when planes or the active plane change (settings edited, a plane trained). */
+  /** Fires when planes, vectors or the active plane change (settings edited, a plane trained). */
   readonly onDidChangePlanes: vscode.Event<void>;
   /** A short description of the engine for the status line, e.g. "ready on cpu" or "training". */
   engineState(): string;
   readonly onDidChangeEngineState: vscode.Event<void>;
   /**
-   * Continues the prompt once per alpha in ONE batched engine run with the named plane. Alpha 0 is the
-   * unsteered baseline: its row carries no plane (with a plane, alpha 0 still moves latents above -b).
+   * Continues the prompt once per alpha in ONE batched engine run with the named plane (or, with
+   * `steerWith: 'vector'`, the named vector times each alpha). Alpha 0 is the unsteered baseline: its row
+   * carries no plane (with a plane, alpha 0 still moves latents above -b).
    * `onDelta(column, text)` streams text appended to column `column` (the index into `alphas`); the result's
    * rows are in the same order. Cancelled through `token`: resolve with the partial rows or reject.
    */
@@ -175,7 +179,7 @@ export class SteeringPanel implements vscode.Disposable {
 
   private sendPlanes(): void {
     try {
-      this.post({ type: 'planes', planes: this.backend.listPlanes(), activePlane: this.backend.activePlane() ?? null });
+      this.post({ type: 'planes', planes: this.backend.listPlanes(), activePlane: this.backend.activePlane() ?? null, vectors: this.backend.listVectors() });
     } catch (e) {
       this.post({ type: 'notice', level: 'error', text: `Could not list the planes: ${(e as Error).message}` });
     }
@@ -190,10 +194,11 @@ export class SteeringPanel implements vscode.Disposable {
       this.post({ type: 'notice', level: 'error', text: 'A comparison is already running: stop it first.' });
       return;
     }
-    const names = this.backend.listPlanes().map((p) => p.name);
+    const kind = params.steerWith ?? 'plane';
+    const names = (kind === 'vector' ? this.backend.listVectors() : this.backend.listPlanes()).map((p) => p.name);
     if (!names.includes(params.planeName)) {
-      const known = names.length ? `known planes: ${names.join(', ')}` : 'no planes are trained yet';
-      this.post({ type: 'notice', level: 'error', text: `There is no plane named "${params.planeName}" (${known}).` });
+      const known = names.length ? `known ${kind}s: ${names.join(', ')}` : `no ${kind}s are stored yet`;
+      this.post({ type: 'notice', level: 'error', text: `There is no ${kind} named "${params.planeName}" (${known}).` });
       return;
     }
     const cancellation = new vscode.CancellationTokenSource();

@@ -19,6 +19,10 @@ export interface TrainArgs {
   useAveraging?: boolean;
   /** Replace an existing plane of that name without asking. */
   replace?: boolean;
+  /** The examples themselves, instead of the selections (the diagnostics panel's button). */
+  examples?: string[];
+  /** The hook layer, instead of `microSteer.training.layer`. */
+  layer?: number;
 }
 
 export interface TrainedPlane {
@@ -31,8 +35,8 @@ export async function trainFromSelection(services: Services, args: TrainArgs = {
   const { engine, planes } = services;
   try {
     const editor = vscode.window.activeTextEditor;
-    const texts = editor?.selections.map((s) => editor.document.getText(s)) ?? [];
-    const split = trainingSplit();
+    const texts = args.examples ?? editor?.selections.map((s) => editor.document.getText(s)) ?? [];
+    const split = args.examples ? 'selection' : trainingSplit();
     const examples = splitExamples(texts, split);
     if (examples.length === 0) {
       throw new InputError(
@@ -53,7 +57,7 @@ export async function trainFromSelection(services: Services, args: TrainArgs = {
         let reported = 0;
         return engine.train(
           examples,
-          trainOptions(useAveraging),
+          { ...trainOptions(useAveraging), ...(args.layer === undefined ? {} : { layer: args.layer }) },
           (p) => {
             const increment = (100 * (p.step - reported)) / p.totalSteps;
             reported = p.step;

@@ -137,6 +137,7 @@ export async function waitForAsync(condition: () => Promise<boolean>, what: stri
 /** The microSteer settings these suites write, removed from the workspace between suites. */
 export const SUITE_SETTINGS = [
   'planes',
+  'vectors',
   'activePlane',
   'alpha',
   'trainingSplit',

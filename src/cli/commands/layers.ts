@@ -5,7 +5,7 @@ import { InputError } from '../../engine/errors';
 import { layerDiagnostics, type LayerDiagnostics } from '../../engine/methods/layerDiagnostics';
 import { parseDevice } from './deviceOption';
 import { withLocalModel } from './localModel';
-import { readExamples } from './train';
+import { readExampleFile } from '../../engine/exampleFile';
 import { parseLayerList } from './vectorOptions';
 
 export const layersCommand: Command = {
@@ -41,8 +41,8 @@ gap in the middle half of the layers. Each set needs at least 2 examples.
     });
     const position = v.position ?? 'last';
     if (position !== 'last' && position !== 'mean') throw new InputError(`--position must be last or mean, got "${position}"`);
-    const a = await readExamples(requireOption(v.a, '--a'), undefined);
-    const b = await readExamples(requireOption(v.b, '--b'), undefined);
+    const a = await readExampleFile(requireOption(v.a, '--a'));
+    const b = await readExampleFile(requireOption(v.b, '--b'));
     const layers = v.layers === undefined ? undefined : parseLayerList(v.layers, '--layers');
     const result = await withLocalModel(requireOption(v.model, '--model'), { device: parseDevice(v.device) }, (runner, tokenizer) =>
       layerDiagnostics(runner, tokenizer, a, b, { layers, position, chatTemplate: v.chat }),

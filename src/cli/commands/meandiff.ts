@@ -10,7 +10,7 @@ import { norm } from '../../engine/methods/statistics';
 import { controlVectorOfRecord, readVectorFile, type SteeringVectors } from '../../engine/methods/vectorFile';
 import { parseDevice } from './deviceOption';
 import { withLocalModel } from './localModel';
-import { readExamples } from './train';
+import { readExampleFile } from '../../engine/exampleFile';
 import { parseLayerList } from './vectorOptions';
 
 export const meandiffCommand: Command = {
@@ -63,8 +63,8 @@ direction.<layer> is added after that layer there too; layer 0 has no slot in th
     } else {
       const position = v.position ?? 'last';
       if (position !== 'last' && position !== 'mean') throw new InputError(`--position must be last or mean, got "${position}"`);
-      const source = await readExamples(requireOption(v.source, '--source'), undefined);
-      const target = await readExamples(requireOption(v.target, '--target'), undefined);
+      const source = await readExampleFile(requireOption(v.source, '--source'));
+      const target = await readExampleFile(requireOption(v.target, '--target'));
       const layers = v.layers === undefined ? undefined : parseLayerList(v.layers, '--layers');
       vectors = await withLocalModel(requireOption(v.model, '--model'), { device: parseDevice(v.device) }, (runner, tokenizer) =>
         meanDifference(runner, tokenizer, source, target, { layers, position, chatTemplate: v.chat }),

@@ -1,12 +1,13 @@
 /** `microsteer train`: train a steering plane on example texts and write it as a plane file. */
 import { existsSync } from 'node:fs';
-import { readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { rename, rm, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import type { Command } from '../command';
 import { parseCommandArgs, parseInteger, parseNumber, requireOption } from '../args';
 import { withEngine } from '../engineSession';
 import { TrainProgressBar } from '../progressBar';
 import { InputError } from '../../engine/errors';
+import { readExampleFile } from '../../engine/exampleFile';
 import { TRAIN_DEFAULTS, type MleMode, type TrainOptions } from '../../protocol';
 import { parseDevice } from './deviceOption';
 
@@ -114,25 +115,5 @@ export async function readExamples(file: string | undefined, texts: string[] | u
   if (file !== undefined && texts !== undefined) throw new InputError('give --examples FILE or --text, not both');
   if (texts !== undefined) return texts;
   if (file === undefined) throw new InputError('no examples: give --examples FILE or one or more --text "..."');
-  let content: string;
-  try {
-    content = await readFile(file, 'utf8');
-  } catch (e) {
-    throw new InputError(`cannot read the examples file ${file}: ${(e as Error).message}`);
-  }
-  let examples: string[];
-  if (content.trimStart().startsWith('[')) {
-    let json: unknown;
-    try {
-      json = JSON.parse(content);
-    } catch (e) {
-      throw new InputError(`${file} starts like a JSON array but is not valid JSON: ${(e as Error).message}`);
-    }
-    if (!Array.isArray(json) || !json.every((x) => typeof x === 'string')) throw new InputError(`${file}: a JSON examples file must be an array of strings`);
-    examples = json;
-  } else {
-    examples = content.split(/\r?\n/).filter((line) => line.trim() !== '');
-  }
-  if (examples.length === 0) throw new InputError(`${file} has no examples (one per line, or a JSON array of strings)`);
-  return examples;
+  return readExampleFile(file);
 }
