@@ -328,7 +328,14 @@ export interface PanelGenerateParams {
   steerWith?: PanelSteering;
   /** One column each, in order; alpha 0 is the unsteered baseline (a row without the plane or vector). */
   alphas: number[];
+  /** Only with `vector`: one more column, after the alphas, with the vector's direction ablated. */
+  ablate?: PanelAblation;
   sampling: PanelSampling;
+}
+
+/** The panel's directional ablation of the chosen vector's direction (at its steering layer), after `layers`. */
+export interface PanelAblation {
+  layers: AblationSteering['layers'];
 }
 
 /** Bounds of what the panel may ask for; the webview's controls use the same ranges. */
@@ -345,6 +352,8 @@ export const PANEL_LIMITS = {
   maxTopK: 1_000_000,
   maxNewTokens: 4096,
   maxSeed: 0xffffffff,
+  /** Of the layers an ablation lists, and the highest layer index it may name. */
+  maxAblationLayers: 256,
 } as const;
 
 export type WebviewToHostMessage =
@@ -360,6 +369,8 @@ export type PanelRunState = 'running' | 'done' | 'cancelled' | 'failed';
 /** One column of a comparison: its alpha, the text so far and, once ended, how it ended. */
 export interface PanelColumn {
   alpha: number;
+  /** The column of the vector's direction ablated (its alpha is 0: nothing added). */
+  ablation?: PanelAblation;
   text: string;
   tokens?: number;
   stopReason?: StopReason;

@@ -10,6 +10,9 @@
  *                       name, a vector's "vector:" + its name (data-kind=vector)
  *   #plane-info         layer, b, final loss and model of the chosen plane
  *   #loss-chart         <svg> of the chosen plane's training loss: polyline.loss-line, <title id=loss-chart-title>
+ *   #ablation           shown only while a vector is chosen: vscode-checkbox #ablate-direction ("Ablate its direction",
+ *                       off by default) and input#ablate-layers (text: blank or "all" = every layer, else "1, 2");
+ *                       when checked the run has one more column, last, with data-ablated=true and data-alpha="0"
  *   #sampling           <details> with number inputs #temperature #top-k #top-p #max-new-tokens #seed,
  *                       vscode-checkbox #chat-template, vscode-radio-group #steer-prompt (values last | all)
  *   #alpha-list         <ol>; alpha i (from 0) is li[data-testid=alpha-row][data-index=i] holding
@@ -52,7 +55,17 @@ import {
 import { SAMPLING_FIELDS, parseAlpha, parseGenerateParams } from '../src/extension/panelMessages';
 import { PANEL_IDS as ID, PANEL_TEST_IDS as TEST_ID } from './elementIds';
 import { formatLoss, lossCurve, type ChartBox } from './lossCurve';
-import { addAlpha, alphaLabel, choosePlane, pickedSteering, pickerValue, removeAlpha, restorePanelState, type PanelState } from './panelState';
+import {
+  addAlpha,
+  choosePlane,
+  columnLabel,
+  parseLayerChoice,
+  pickedSteering,
+  pickerValue,
+  removeAlpha,
+  restorePanelState,
+  type PanelState,
+} from './panelState';
 
 interface VsCodeApi {
   postMessage(message: WebviewToHostMessage): void;
@@ -143,6 +156,39 @@ function bindPlanePicker(): void {
   });
 }
 
+// ------------------------------------------------------------------ directional ablation (vectors only)
+
+function bindAblation(): void {
+  const checkbox = element<Checkbox>(ID.ablateDirection);
+  const layers = element<HTMLInputElement>(ID.ablateLayers);
+  checkbox.checked = state.ablate !== undefined;
+  layers.value = state.ablate && state.ablate.layers !== 'all' ? state.ablate.layers.join(', ') : '';
+  const update = (): void => {
+    layers.disabled = !checkbox.checked;
+    if (!checkbox.checked) {
+      delete state.ablate;
+      markValidity(layers, undefined);
+      saveNow();
+      return;
+    }
+    try {
+      state.ablate = { layers: parseLayerChoice(layers.value, 'Ablate at layers') };
+      markValidity(layers, undefined);
+      saveNow();
+    } catch (e) {
+      markValidity(layers, (e as Error).message);
+    }
+  };
+  checkbox.addEventListener('change', update);
+  layers.addEventListener('input', update);
+  update();
+}
+
+/** The option applies to a vector's direction: hidden while a plane is chosen. */
+function renderAblation(): void {
+  element(ID.ablation).hidden = state.steerWith !== 'vector';
+}
+
 function renderPlanes(): void {
   const picker = element<Dropdown>(ID.planePicker);
   // The `selected` attribute, not picker.value: the dropdown sees new options only after its slot updates.
@@ -168,6 +214,7 @@ function renderPlanes(): void {
 }
 
 function renderPlaneDetails(): void {
+  renderAblation();
   const vector = state.steerWith === 'vector' ? vectors.find((v) => v.name === state.planeName) : undefined;
   if (vector) {
     element(ID.planeInfo).textContent =
@@ -392,9 +439,16 @@ function generate(): void {
     return;
   }
   try {
-    const { prompt, planeName, steerWith, alphas, sampling } = state;
+    const { prompt, planeName, steerWith, alphas, ablate, sampling } = state;
+    if (steerWith === 'vector' && ablate && element<HTMLInputElement>(ID.ablateLayers).getAttribute('aria-invalid') === 'true') {
+      showMessage('Fix the layers to ablate at first (blank or "all" for every layer, else e.g. "1, 2").', 'error');
+      return;
+    }
     // The host checks the same rules; checking here names the problem before anything is sent.
-    const params = parseGenerateParams({ prompt, planeName, alphas, sampling, ...(steerWith ? { steerWith } : {}) }, 'generate');
+    const params = parseGenerateParams(
+      { prompt, planeName, alphas, sampling, ...(steerWith ? { steerWith } : {}), ...(steerWith === 'vector' && ablate ? { ablate } : {}) },
+      'generate',
+    );
     vscode.postMessage({ type: 'generate', params });
   } catch (e) {
     showMessage((e as Error).message, 'error');
@@ -440,16 +494,18 @@ function columnSection(run: PanelRun, column: PanelColumn, i: number): HTMLEleme
   section.dataset.testid = TEST_ID.column;
   section.dataset.index = String(i);
   section.dataset.alpha = alpha;
+  if (column.ablation) section.dataset.ablated = 'true';
   section.dataset.state = run.state;
   section.setAttribute('aria-labelledby', `column-title-${i}`);
 
   const header = document.createElement('header');
   const title = document.createElement('h3');
   title.id = `column-title-${i}`;
-  title.textContent = alphaLabel(column.alpha);
-  const copy = columnButton(`column-copy-${i}`, TEST_ID.copy, 'Copy', `Copy the text of ${alphaLabel(column.alpha)}`);
+  const label = columnLabel(column);
+  title.textContent = label;
+  const copy = columnButton(`column-copy-${i}`, TEST_ID.copy, 'Copy', `Copy the text of ${label}`);
   copy.addEventListener('click', () => vscode.postMessage({ type: 'copy', text: column.text }));
-  const insert = columnButton(`column-insert-${i}`, TEST_ID.insert, 'Insert', `Insert the text of ${alphaLabel(column.alpha)} into the editor`);
+  const insert = columnButton(`column-insert-${i}`, TEST_ID.insert, 'Insert', `Insert the text of ${label} into the editor`);
   insert.addEventListener('click', () => vscode.postMessage({ type: 'insert', text: column.text }));
   header.append(title, copy, insert);
 
@@ -544,6 +600,7 @@ bindPrompt();
 bindPlanePicker();
 bindSampling();
 bindAlphas();
+bindAblation();
 bindActions();
 renderAlphas();
 renderPlanes();

@@ -53,6 +53,11 @@ export function panelHtml(r: PanelPageResources): string {
     </div>
     <p ${testable(ID.planeInfo)} class="plane-info"></p>
     <svg ${testable(ID.lossChart)} class="loss-chart" viewBox="0 0 400 150" role="img" aria-labelledby="loss-chart-title"></svg>
+    <div ${testable(ID.ablation)} class="ablation" hidden>
+      <vscode-checkbox ${testable(ID.ablateDirection)}>Ablate its direction (one more column, nothing added)</vscode-checkbox>
+      <label for="${ID.ablateLayers}">Ablate at layers (blank or "all": every layer)</label>
+      <input type="text" ${testable(ID.ablateLayers)} placeholder="all" spellcheck="false" disabled>
+    </div>
   </section>
 
   <details ${testable(ID.sampling)} class="sampling">

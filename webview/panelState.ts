@@ -7,6 +7,7 @@
 import {
   PANEL_LIMITS,
   SAMPLING_DEFAULTS,
+  type PanelAblation,
   type PanelColumn,
   type PanelPlane,
   type PanelRun,
@@ -18,6 +19,8 @@ import {
 } from '../src/protocol';
 import {
   SAMPLING_FIELDS,
+  parseAblation,
+  parseAblationLayers,
   parseAlpha,
   parseAlphas,
   parseColumnText,
@@ -39,6 +42,8 @@ export interface PanelState {
   /** Absent: a plane. */
   steerWith?: PanelSteering;
   alphas: number[];
+  /** "Ablate its direction" is on (it applies only while steering with a vector). */
+  ablate?: PanelAblation;
   sampling: PanelSampling;
   /** The comparison shown in the columns. */
   run: PanelRun | null;
@@ -56,6 +61,8 @@ export function restorePanelState(saved: unknown): PanelState {
   state.planeName = orDefault(parsePlaneName, s.planeName, state.planeName);
   if (orDefault(parseSteering, s.steerWith, 'plane') === 'vector') state.steerWith = 'vector';
   state.alphas = orDefault(parseAlphas, s.alphas, state.alphas);
+  const ablate = orDefault(parseAblation, s.ablate, undefined);
+  if (ablate) state.ablate = ablate;
   const sampling = s.sampling;
   if (typeof sampling === 'object' && sampling !== null && !Array.isArray(sampling)) {
     const fields = sampling as Record<string, unknown>;
@@ -96,6 +103,7 @@ const STOP_REASONS: readonly StopReason[] = ['eos', 'maxTokens', 'cancelled'];
 function parseSavedColumn(value: unknown, field: string): PanelColumn {
   const c = parseRecord(value, field);
   const column: PanelColumn = { alpha: parseAlpha(c.alpha, `${field}.alpha`), text: parseColumnText(c.text, `${field}.text`) };
+  if (c.ablation !== undefined) column.ablation = parseAblation(c.ablation, `${field}.ablation`);
   if (typeof c.tokens === 'number' && Number.isSafeInteger(c.tokens) && c.tokens >= 0) column.tokens = c.tokens;
   if (STOP_REASONS.includes(c.stopReason as StopReason)) column.stopReason = c.stopReason as StopReason;
   return column;
@@ -137,6 +145,28 @@ export function choosePlane(current: string, planes: readonly PanelPlane[], acti
 /** A column's heading: alpha 0 runs without the plane, so it is the unsteered baseline. */
 export function alphaLabel(alpha: number): string {
   return alpha === 0 ? 'α = 0 · unsteered baseline' : `α = ${alpha}`;
+}
+
+/** A column's heading: the ablation column says what it removed, else alphaLabel. */
+export function columnLabel(column: PanelColumn): string {
+  return column.ablation ? `direction ablated (${layersText(column.ablation.layers)})` : alphaLabel(column.alpha);
+}
+
+/** "all layers", "layer 3" or "layers 1, 2". */
+function layersText(layers: PanelAblation['layers']): string {
+  if (layers === 'all') return 'all layers';
+  return `${layers.length === 1 ? 'layer' : 'layers'} ${layers.join(', ')}`;
+}
+
+/** The layers field of the ablation option: blank or "all" for every layer, else layer numbers split by commas or spaces. */
+export function parseLayerChoice(text: string, field: string): PanelAblation['layers'] {
+  const trimmed = text.trim();
+  if (trimmed === '' || trimmed.toLowerCase() === 'all') return 'all';
+  const parts = trimmed.split(/[\s,]+/).filter((p) => p !== '');
+  const numbers = parts.map((p) => (/^\d+$/.test(p) ? Number(p) : Number.NaN));
+  const bad = parts.find((_, i) => Number.isNaN(numbers[i]));
+  if (bad !== undefined) throw new InputError(`${field}: "${bad}" is not a layer number (write e.g. "all" or "1, 2")`);
+  return parseAblationLayers(numbers, field);
 }
 
 /** The picker lists planes by name and vectors under this prefix. */

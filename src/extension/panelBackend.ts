@@ -1,6 +1,7 @@
 /** The steering panel's backend: the window's planes and engine, and the editor the user last worked in. */
 import * as vscode from 'vscode';
 import { InputError } from '../engine/errors';
+import { ablationSteering } from '../engine/methods/ablation';
 import { defaultVectorLayer, vectorSteering } from '../engine/methods/meanDifference';
 import type { GenerationRow, PanelPlane, PanelVector } from '../protocol';
 import { checkPlaneModel, planeSpec } from './planeRecords';
@@ -67,6 +68,7 @@ export class WindowPanelBackend implements PanelBackend, vscode.Disposable {
     if (params.steerWith === 'vector') {
       const stored = vectors.forModel(params.planeName, model);
       const rows: GenerationRow[] = params.alphas.map((alpha) => (alpha === 0 ? { alpha: 0 } : { alpha: 0, vector: vectorSteering(stored, alpha) }));
+      if (params.ablate) rows.push({ alpha: 0, ablate: ablationSteering(stored, params.ablate.layers) });
       return engine.generate({ prompt: params.prompt, rows, sampling: params.sampling }, onDelta, token);
     }
     const record = planes.get(params.planeName);

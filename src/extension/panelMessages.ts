@@ -8,6 +8,7 @@
 import { InputError } from '../engine/errors';
 import {
   PANEL_LIMITS,
+  type PanelAblation,
   type PanelGenerateParams,
   type PanelSampling,
   type PanelSteering,
@@ -38,7 +39,7 @@ export function parseWebviewMessage(raw: unknown): WebviewToHostMessage {
 
 export function parseGenerateParams(value: unknown, field: string): PanelGenerateParams {
   const p = parseRecord(value, field);
-  expectOnlyFields(p, ['prompt', 'planeName', 'steerWith', 'alphas', 'sampling'], field);
+  expectOnlyFields(p, ['prompt', 'planeName', 'steerWith', 'alphas', 'ablate', 'sampling'], field);
   const params: PanelGenerateParams = {
     prompt: parsePrompt(p.prompt, `${field}.prompt`),
     planeName: parsePlaneName(p.planeName, `${field}.planeName`),
@@ -46,8 +47,32 @@ export function parseGenerateParams(value: unknown, field: string): PanelGenerat
     sampling: parseSampling(p.sampling, `${field}.sampling`),
   };
   if (p.steerWith !== undefined) params.steerWith = parseSteering(p.steerWith, `${field}.steerWith`);
+  if (p.ablate !== undefined) {
+    // Ablation removes a vector's direction: a plane has none to offer.
+    if (params.steerWith !== 'vector') throw new InputError(`${field}.ablate needs steerWith "vector"`);
+    params.ablate = parseAblation(p.ablate, `${field}.ablate`);
+  }
   return params;
 }
+
+/** `{ layers: 'all' | [distinct layer indices] }`; the engine checks the layers against the model. */
+export const parseAblation: FieldParser<PanelAblation> = (value, field) => {
+  const a = parseRecord(value, field);
+  expectOnlyFields(a, ['layers'], field);
+  return { layers: parseAblationLayers(a.layers, `${field}.layers`) };
+};
+
+export const parseAblationLayers: FieldParser<PanelAblation['layers']> = (value, field) => {
+  if (value === 'all') return 'all';
+  const max = PANEL_LIMITS.maxAblationLayers;
+  if (!Array.isArray(value) || value.length < 1 || value.length > max) {
+    throw new InputError(`${field} must be "all" or an array of 1 to ${max} layers, got ${describe(value)}`);
+  }
+  const layers = value.map((l, i) => parseNumber(l, `${field}[${i}]`, { min: 0, max: max - 1, integer: true }));
+  const repeated = layers.find((l, i) => layers.indexOf(l) !== i);
+  if (repeated !== undefined) throw new InputError(`${field} names layer ${repeated} twice`);
+  return layers;
+};
 
 export const parseSteering: FieldParser<PanelSteering> = (value, field) => {
   if (value !== 'plane' && value !== 'vector') throw new InputError(`${field} must be "plane" or "vector", got ${describe(value)}`);

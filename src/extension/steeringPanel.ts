@@ -38,8 +38,9 @@ export interface PanelBackend {
    * Continues the prompt once per alpha in ONE batched engine run with the named plane (or, with
    * `steerWith: 'vector'`, the named vector times each alpha). Alpha 0 is the unsteered baseline: its row
    * carries no plane (with a plane, alpha 0 still moves latents above -b).
-   * `onDelta(column, text)` streams text appended to column `column` (the index into `alphas`); the result's
-   * rows are in the same order. Cancelled through `token`: resolve with the partial rows or reject.
+   * With `ablate`, one more row after the alphas: alpha 0 with the vector's direction ablated at its layers.
+   * `onDelta(column, text)` streams text appended to column `column` (the index into `alphas`, then the
+   * ablation row); the result's rows are in the same order. Cancelled through `token`: resolve with the partial rows or reject.
    */
   generate(
     params: PanelGenerateParams,
@@ -206,7 +207,10 @@ export class SteeringPanel implements vscode.Disposable {
       runId: ++this.lastRunId,
       planeName: params.planeName,
       state: 'running',
-      columns: params.alphas.map((alpha) => ({ alpha, text: '' })),
+      columns: [
+        ...params.alphas.map((alpha) => ({ alpha, text: '' })),
+        ...(params.ablate ? [{ alpha: 0, ablation: params.ablate, text: '' }] : []),
+      ],
     };
     this.run = run;
     this.cancellation = cancellation;

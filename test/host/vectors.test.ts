@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { MicroSteerApi } from '../../src/extension/extension';
-import type { MeanDifferenceRecord, ModelSummary } from '../../src/protocol';
+import type { MeanDifferenceRecord, ModelSummary, PanelAblation } from '../../src/protocol';
 import { activateExtension, base64Floats, clearSuiteSettings, openEditor, readSettingsFile, setWorkspaceSettings, useTinyModel } from './support';
 
 const TEXT = ['The weather is calm.', 'A quiet lake at dawn.', '', 'The storm tore the roof off!', 'Thunder cracked overhead!'].join('\n');
@@ -76,9 +76,10 @@ suite('Vectors in the steering panel', () => {
   suiteTeardown(clearSuiteSettings);
 
   const SAMPLING = { temperature: 0, topK: 0, topP: 1, seed: 0, maxNewTokens: 6, chatTemplate: false, steerPrompt: 'last' } as const;
-  const generate = (planeName: string, alphas: number[]) => {
+  const generate = (planeName: string, alphas: number[], ablate?: PanelAblation) => {
     const token = new vscode.CancellationTokenSource();
-    return api.panelBackend.generate({ prompt: 'Once upon a time', planeName, steerWith: 'vector', alphas, sampling: SAMPLING }, () => undefined, token.token);
+    const params = { prompt: 'Once upon a time', planeName, steerWith: 'vector' as const, alphas, sampling: SAMPLING, ...(ablate ? { ablate } : {}) };
+    return api.panelBackend.generate(params, () => undefined, token.token);
   };
 
   test('the panel lists the vector and compares its coefficients in one batched run', async () => {
@@ -96,5 +97,14 @@ suite('Vectors in the steering panel', () => {
     assert.ok(result.rows[1].text !== result.rows[0].text || result.rows[2].text !== result.rows[0].text, `steering changed nothing: ${JSON.stringify(result.rows)}`);
 
     await assert.rejects(generate('foreign', [0, 1]), /another model/);
+
+    // The ablation column comes after the coefficients, in the same batched run.
+    const ablated = await generate('axis', [0, 10], { layers: 'all' });
+    assert.equal(ablated.rows.length, 3);
+    assert.deepEqual(ablated.rows.slice(0, 2).map((r) => r.text), result.rows.slice(0, 2).map((r) => r.text), 'the coefficient columns changed');
+    assert.equal(ablated.rows[2].tokens, 6);
+    assert.ok(ablated.rows[2].text.length > 0, 'the ablated row produced no text');
+    assert.notEqual(ablated.rows[2].text, ablated.rows[0].text, `ablating the direction changed nothing: ${JSON.stringify(ablated.rows)}`);
+    await assert.rejects(generate('axis', [0], { layers: [model.numHiddenLayers] }), /is not a layer of the model/);
   });
 });
