@@ -3,7 +3,7 @@
  * nonce, no remote content), a heading, a summary line, the plot's <svg> and the train button; the script
  * (webview/diagnostics.ts, bundled to dist/diagnostics.js) draws the rest. Pure: the host passes URIs and a nonce.
  */
-import { panelCsp, type PanelPageResources } from './panelHtml';
+import { escapeAttribute as attr, panelCsp, testable as id, type PanelPageResources } from './panelHtml';
 
 export const DIAGNOSTICS_IDS = {
   title: 'diagnostics-title',
@@ -14,8 +14,6 @@ export const DIAGNOSTICS_IDS = {
 } as const;
 
 export function diagnosticsHtml(r: PanelPageResources): string {
-  const attr = (v: string) => v.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-  const id = (name: string) => `id="${name}" data-testid="${name}"`;
   return `<!DOCTYPE html>
 <html lang="en">
 <head>

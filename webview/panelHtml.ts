@@ -100,7 +100,8 @@ export function panelHtml(r: PanelPageResources): string {
 `;
 }
 
-function testable(id: string): string {
+/** An element's id, also as its data-testid (both pages). */
+export function testable(id: string): string {
   return `id="${id}" data-testid="${id}"`;
 }
 
@@ -108,6 +109,7 @@ function numberField(id: string, label: string, min: number, max: number, step: 
   return `<label for="${id}">${label}</label><input type="number" ${testable(id)} min="${min}" max="${max}" step="${step}" required>`;
 }
 
-function escapeAttribute(value: string): string {
+/** Escapes a value for an HTML attribute (both pages). */
+export function escapeAttribute(value: string): string {
   return value.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
