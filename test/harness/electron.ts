@@ -12,6 +12,7 @@ import * as path from 'node:path';
 import { runTests } from '@vscode/test-electron';
 import { ensureTinyModel } from '../fixtures/tinyModel';
 import { cacheDir, repoRoot } from './repo';
+import { exitWith } from './entryPoint';
 
 async function main(): Promise<number> {
   // Made here, outside any test's timeout; the suites find it cached.
@@ -43,12 +44,4 @@ async function main(): Promise<number> {
   }
 }
 
-if (require.main === module) {
-  main().then(
-    (code) => process.exit(code),
-    (e: unknown) => {
-      console.error(`[harness] ${(e as Error).message}`);
-      process.exit(1);
-    },
-  );
-}
+if (require.main === module) exitWith('harness', main);

@@ -17,6 +17,7 @@ import { startCodeServer, type CodeServer } from './codeServer';
 import { ensureChromium, ensureCodeServerToolchain } from './install';
 import { repoRoot } from './repo';
 import { ensureTinyModel } from '../fixtures/tinyModel';
+import { exitWith } from './entryPoint';
 
 export const CHROMIUM_FLAGS = [
   '--headless',
@@ -146,12 +147,4 @@ async function main(): Promise<number> {
   }
 }
 
-if (require.main === module) {
-  main().then(
-    (code) => process.exit(code),
-    (e: unknown) => {
-      console.error(`[harness] ${(e as Error).message}`);
-      process.exit(1);
-    },
-  );
-}
+if (require.main === module) exitWith('harness', main);

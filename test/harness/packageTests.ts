@@ -16,6 +16,7 @@ import { installExtensionPackage } from './codeServer';
 import { extensionTestsUrl, runExtensionTests } from './hostTests';
 import { trainPlaneWithCli, writePlaneWorkspace } from './planeWorkspace';
 import { repoRoot } from './repo';
+import { exitWith } from './entryPoint';
 import { runSession } from './session';
 
 const manifest = JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as { publisher: string; name: string; version: string };
@@ -58,12 +59,4 @@ async function main(): Promise<number> {
   });
 }
 
-if (require.main === module) {
-  main().then(
-    (code) => process.exit(code),
-    (e: unknown) => {
-      console.error(`[package] ${(e as Error).message}`);
-      process.exit(1);
-    },
-  );
-}
+if (require.main === module) exitWith('package', main);

@@ -19,6 +19,7 @@ import { extensionsDirOf } from '../harness/codeServer';
 import { linkExtension } from '../harness/linkExtension';
 import { PLANE_NAME, trainPlaneWithCli, writePlaneWorkspace } from '../harness/planeWorkspace';
 import { repoRoot } from '../harness/repo';
+import { exitWith } from '../harness/entryPoint';
 import { runSession } from '../harness/session';
 import { runCommand, waitForStatusItem, waitForWorkbench, webviewContent } from './workbench';
 
@@ -155,12 +156,4 @@ async function main(): Promise<number> {
   });
 }
 
-if (require.main === module) {
-  main().then(
-    (code) => process.exit(code),
-    (e: unknown) => {
-      console.error(`[ui] ${(e as Error).message}`);
-      process.exit(1);
-    },
-  );
-}
+if (require.main === module) exitWith('ui', main);

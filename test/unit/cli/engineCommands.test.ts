@@ -6,14 +6,14 @@
 import { before, test } from 'node:test';
 import { testTempDir } from '../../fixtures/tempDir';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { ensureTinyModel } from '../../fixtures/tinyModel';
+import { CLI, runCli } from '../../fixtures/cli';
 import { readExamples } from '../../../src/cli/commands/train';
 import { InputError } from '../../../src/engine/errors';
 
-const CLI = path.resolve(__dirname, '..', '..', '..', '..', 'dist', 'cli.js');
 const base = testTempDir('cli-engine');
 const EXAMPLES = ['The cat sat on the mat.', 'A dog ran in the park today.', 'Birds sing in the morning.'];
 let model: string;
@@ -24,11 +24,7 @@ before(async () => {
   model = await ensureTinyModel();
 });
 
-function cli(...args: string[]) {
-  assert.ok(existsSync(CLI), `${CLI} is missing: run \`npm run build\` first`);
-  const result = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 120_000 });
-  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
-}
+const cli = (...args: string[]) => runCli(args, { timeoutMs: 120_000 });
 
 test('train writes a plane file: layer, n as base64 of hidden-size float32 with |n| = 1, finite b, and the record', () => {
   const examples = path.join(base, 'examples.txt');

@@ -5,19 +5,14 @@
 import { test } from 'node:test';
 import { testTempDir } from '../../fixtures/tempDir';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { existsSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import * as path from 'node:path';
 import { ensureTinyModel } from '../../fixtures/tinyModel';
+import { runCli } from '../../fixtures/cli';
 
-const CLI = path.resolve(__dirname, '..', '..', '..', '..', 'dist', 'cli.js');
 const base = testTempDir('cli');
 
-function cli(...args: string[]) {
-  assert.ok(existsSync(CLI), `${CLI} is missing: run \`npm run build\` first`);
-  const result = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 60_000 });
-  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
-}
+const cli = (...args: string[]) => runCli(args, { timeoutMs: 60_000 });
 
 test('info prints the summary table, or JSON with --json', async () => {
   const dir = await ensureTinyModel();
