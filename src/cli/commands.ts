@@ -9,7 +9,8 @@ import { gradCommand } from './commands/grad';
 import { infoCommand } from './commands/info';
 import { layersCommand } from './commands/layers';
 import { meandiffCommand } from './commands/meandiff';
+import { pretrainCommand } from './commands/pretrain';
 import { tinyModelCommand } from './commands/tinyModel';
 import { trainCommand } from './commands/train';
 
-export const commands: Command[] = [infoCommand, tinyModelCommand, forwardCommand, gradCommand, trainCommand, generateCommand, compareCommand, meandiffCommand, ablateCommand, layersCommand, compareStatesCommand];
+export const commands: Command[] = [infoCommand, tinyModelCommand, forwardCommand, gradCommand, trainCommand, generateCommand, compareCommand, meandiffCommand, ablateCommand, layersCommand, compareStatesCommand, pretrainCommand];

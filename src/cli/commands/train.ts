@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import type { Command } from '../command';
 import { parseCommandArgs, parseInteger, parseNumber, requireOption } from '../args';
 import { withEngine } from '../engineSession';
-import { TrainProgressBar } from '../progressBar';
+import { ProgressBar, formatTrainProgress } from '../progressBar';
 import { InputError } from '../../engine/errors';
 import { readExampleFile } from '../../engine/exampleFile';
 import { TRAIN_DEFAULTS, type MleMode, type TrainOptions } from '../../protocol';
@@ -88,7 +88,7 @@ Ctrl-C cancels (exit code 130, no file written).
     const examples = await readExamples(v.examples, v.text);
 
     const record = await withEngine('train', { modelPath, device: parseDevice(v.device) }, async (client, signal) => {
-      const bar = new TrainProgressBar(process.stderr);
+      const bar = new ProgressBar(process.stderr, formatTrainProgress);
       try {
         return await client.train({ examples, options }, (p) => bar.update(p), signal);
       } finally {

@@ -27,7 +27,7 @@ import type { ModelFolder } from '../model/types';
 import { InputError } from '../errors';
 import { GraphBuilder, type ComputeDType, type Tensor } from '../onnx/graph';
 import { slice, squeeze, unsqueeze } from '../onnx/ops';
-import { decoderLayer, embed, layerContext, logits, tokenNll } from './layers';
+import { decoderLayer, embed, layerContext, logits, modelWeights, tokenNll } from './layers';
 import { editResidual } from './residualEdits';
 import { hookScale, steerHookSite } from './steeringHook';
 
@@ -82,7 +82,7 @@ export function buildForwardGraph(folder: ModelFolder, options: ForwardGraphOpti
   };
   const targetIds = options.tokenNll ? g.input('target_ids', 'int64', ['batch', 'seq']) : null;
 
-  const ctx = layerContext(g, folder, positionIds, attentionMask, 'past');
+  const ctx = layerContext(c, modelWeights(g, folder), positionIds, attentionMask, 'past');
   const r = hookScale(ctx.weight(`model.layers.${options.hookLayer}.post_feedforward_layernorm.weight`));
   let hidden = embed(ctx, inputIds);
   g.output(hiddenStateName(0), hidden);

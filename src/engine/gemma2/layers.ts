@@ -42,13 +42,16 @@ import type { Dim } from '../onnx/shape';
 export interface LayerContext {
   config: Gemma2Config;
   /** A model tensor by its transformers name, in the compute dtype. */
-  weight(name: string): Tensor;
+  weight: WeightLookup;
   rope: RopeTables;
   masks: AttentionMasks;
 }
 
+/** A model tensor by its transformers name. */
+export type WeightLookup = (name: string) => Tensor;
+
 /** The model's tensors as graph weights (external data into the safetensors files, cast to the compute dtype). */
-function modelWeights(graph: GraphBuilder, folder: ModelFolder): (name: string) => Tensor {
+export function modelWeights(graph: GraphBuilder, folder: ModelFolder): WeightLookup {
   return (name) => {
     const loc = folder.tensors.get(name);
     if (!loc) throw new InputError(`${folder.dir}: the model has no tensor ${name}`);
@@ -57,15 +60,16 @@ function modelWeights(graph: GraphBuilder, folder: ModelFolder): (name: string) 
 }
 
 /**
- * The context of one graph over `folder`'s model: positions [batch, seq] and key padding
- * [batch, total] are graph inputs; `past` names the cached length (0 without a cache).
+ * The context of one graph over a model with `config` whose tensors `weight` provides (the model
+ * folder's weights, or graph inputs when the weights themselves are trained): positions
+ * [batch, seq] and key padding [batch, total] are graph inputs; `past` names the cached length
+ * (0 without a cache).
  */
-export function layerContext(graph: GraphBuilder, folder: ModelFolder, positionIds: Tensor, attentionMask: Tensor, past: Dim): LayerContext {
-  const config = folder.config;
+export function layerContext(config: Gemma2Config, weight: WeightLookup, positionIds: Tensor, attentionMask: Tensor, past: Dim): LayerContext {
   return {
     config,
-    weight: modelWeights(graph, folder),
-    rope: ropeTables(positionIds, config, graph.computeDtype),
+    weight,
+    rope: ropeTables(positionIds, config, positionIds.graph.computeDtype),
     masks: attentionMasks(attentionMask, positionIds.shape[1], past, config.slidingWindow),
   };
 }

@@ -26,7 +26,7 @@ import { gradients } from '../onnx/autodiff';
 import { GraphBuilder, type ComputeDType } from '../onnx/graph';
 import { add, div, mul, reduceSum, unsqueeze } from '../onnx/ops';
 import { checkHookLayer } from './forwardGraph';
-import { decoderLayer, layerContext, logits, tokenNll } from './layers';
+import { decoderLayer, layerContext, logits, modelWeights, tokenNll } from './layers';
 import { hookScale, steerHookSite } from './steeringHook';
 
 export interface TrainGraphOptions {
@@ -54,7 +54,7 @@ export function buildTrainGraph(folder: ModelFolder, options: TrainGraphOptions)
   const alpha = g.input('alpha', dtype, []);
   const steered = unsqueeze(g.input('steer_mask', 'bool', ['batch', 'seq']), [-1]);
 
-  const ctx = layerContext(g, folder, positionIds, attentionMask, 0);
+  const ctx = layerContext(c, modelWeights(g, folder), positionIds, attentionMask, 0);
   const r = hookScale(ctx.weight(`model.layers.${L}.post_feedforward_layernorm.weight`));
   let hidden = add(residual, steerHookSite(y, r, { n, b, alpha, steered }));
   for (let i = L + 1; i < c.numHiddenLayers; i++) hidden = decoderLayer(ctx, i, hidden).hidden;

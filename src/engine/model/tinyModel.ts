@@ -9,7 +9,7 @@
  * Values come from one seeded stream in the order of the model card; the same options give the same bytes.
  */
 import { constants } from 'node:fs';
-import { copyFile, mkdir, open, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { InputError } from '../errors';
 import { SeededRandom } from '../random';
@@ -22,8 +22,8 @@ import {
   WEIGHTS_INDEX_FILE,
   gemma2TensorShapes,
 } from './modelFolder';
-import { DTYPE_BYTES, encodeSafetensorsHeader, type SafetensorsEntry } from './safetensors';
-import { encodeTensor } from './tensorData';
+import { gemma2ConfigJson, writeModelMetadata, writeSafetensorsFile, type SpecialTokenIds } from './modelWriter';
+import { DTYPE_BYTES, type SafetensorsEntry } from './safetensors';
 import type { SafetensorsDtype } from './types';
 
 export type TinyModelDtype = 'f32' | 'bf16' | 'f16';
@@ -63,8 +63,6 @@ export const TINY_MODEL_DEFAULTS: TinyModelShape = {
 
 const EMBEDDING_STD = 0.25;
 const NORM_STD = 0.1;
-const ATTN_LOGIT_SOFTCAP = 50.0;
-const FINAL_LOGIT_SOFTCAP = 30.0;
 const MAX_POSITIONS = 8192;
 
 const SAFETENSORS_DTYPE: Record<TinyModelDtype, SafetensorsDtype> = { f32: 'F32', bf16: 'BF16', f16: 'F16' };
@@ -91,7 +89,7 @@ export function resolveTinyModelShape(options: Partial<TinyModelShape>): TinyMod
 export async function writeTinyModel(options: TinyModelOptions): Promise<void> {
   const shape = resolveTinyModelShape(options);
   const tokenizer = await gemmaTokenizerFacts();
-  const config = tinyConfig(shape, tokenizer);
+  const config = gemma2ConfigJson({ ...shape, vocabSize: tokenizer.vocabSize, maxPositions: MAX_POSITIONS }, tokenizer, TORCH_DTYPE[shape.dtype]);
   const parsed = parseGemma2Config(config, `tiny model ${CONFIG_FILE}`);
   const dtype = SAFETENSORS_DTYPE[shape.dtype];
   const tensors = [...gemma2TensorShapes(parsed).entries()].map(([name, dims]) => ({ name, shape: dims, dtype }));
@@ -104,7 +102,7 @@ export async function writeTinyModel(options: TinyModelOptions): Promise<void> {
   const weightMap: Record<string, string> = {};
   for (const [i, group] of groups.entries()) {
     const file = groups.length === 1 ? WEIGHTS_FILE : shardName(i, groups.length);
-    await writeSafetensors(path.join(out, file), group, random);
+    await writeSafetensorsFile(path.join(out, file), group, (t) => randomValues(t, random));
     for (const t of group) weightMap[t.name] = file;
   }
   if (groups.length > 1) {
@@ -113,17 +111,7 @@ export async function writeTinyModel(options: TinyModelOptions): Promise<void> {
     await writeFile(path.join(out, WEIGHTS_INDEX_FILE), `${JSON.stringify({ metadata: { total_size: totalSize }, weight_map: sorted }, null, 2)}\n`);
   }
 
-  await writeFile(path.join(out, CONFIG_FILE), pythonJson(config, CONFIG_FLOAT_KEYS));
-  await writeFile(
-    path.join(out, 'generation_config.json'),
-    pythonJson({
-      _from_model_config: true,
-      bos_token_id: tokenizer.bos,
-      cache_implementation: 'hybrid',
-      eos_token_id: tokenizer.eos,
-      pad_token_id: tokenizer.pad,
-    }),
-  );
+  await writeModelMetadata(out, config, tokenizer);
   // A copy-on-write clone where the file system offers one (the tokenizer is 33 MB), else a plain copy.
   await copyFile(tokenizer.files.tokenizer, path.join(out, TOKENIZER_FILE), constants.COPYFILE_FICLONE);
   await copyFile(tokenizer.files.tokenizerConfig, path.join(out, TOKENIZER_CONFIG_FILE), constants.COPYFILE_FICLONE);
@@ -139,13 +127,9 @@ async function prepareFolder(out: string, force: boolean): Promise<void> {
   await Promise.all(stale.map((f) => rm(path.join(out, f))));
 }
 
-interface TokenizerFacts {
+interface TokenizerFacts extends SpecialTokenIds {
   files: { tokenizer: string; tokenizerConfig: string };
   vocabSize: number;
-  bos: number;
-  pad: number;
-  /** <eos> and <end_of_turn>: a base model stops on the first, a chat turn ends with the second. */
-  eos: number[];
 }
 
 /** Parsing the 33 MB tokenizer.json takes most of a tiny model's writing time: once per process is enough. */
@@ -176,74 +160,18 @@ async function readGemmaTokenizerFacts(): Promise<TokenizerFacts> {
   return { files, vocabSize: maxId + 1, bos: id('<bos>'), pad: id('<pad>'), eos: [id('<eos>'), id('<end_of_turn>')] };
 }
 
-function layerTypes(shape: TinyModelShape): string[] {
-  return Array.from({ length: shape.layers }, (_, i) => (i % 2 === 0 ? 'sliding_attention' : 'full_attention'));
-}
-
-/** Keys that transformers types as float: written as 50.0, not 50. */
-const CONFIG_FLOAT_KEYS = new Set([
-  'attention_dropout',
-  'attn_logit_softcapping',
-  'final_logit_softcapping',
-  'initializer_range',
-  'rms_norm_eps',
-  'rope_theta',
-]);
-
-/** config.json as transformers writes it for Gemma2ForCausalLM (sorted keys). */
-function tinyConfig(shape: TinyModelShape, tokenizer: TokenizerFacts): Record<string, unknown> {
-  return {
-    architectures: ['Gemma2ForCausalLM'],
-    attention_bias: false,
-    attention_dropout: 0,
-    attn_logit_softcapping: ATTN_LOGIT_SOFTCAP,
-    bos_token_id: tokenizer.bos,
-    cache_implementation: 'hybrid',
-    eos_token_id: tokenizer.eos,
-    final_logit_softcapping: FINAL_LOGIT_SOFTCAP,
-    head_dim: shape.headDim,
-    hidden_act: 'gelu_pytorch_tanh',
-    hidden_activation: 'gelu_pytorch_tanh',
-    hidden_size: shape.hidden,
-    initializer_range: 0.02,
-    intermediate_size: shape.intermediate,
-    layer_types: layerTypes(shape),
-    max_position_embeddings: MAX_POSITIONS,
-    model_type: 'gemma2',
-    num_attention_heads: shape.heads,
-    num_hidden_layers: shape.layers,
-    num_key_value_heads: shape.kvHeads,
-    pad_token_id: tokenizer.pad,
-    query_pre_attn_scalar: shape.headDim,
-    rms_norm_eps: 1e-6,
-    rope_theta: 10000,
-    sliding_window: shape.slidingWindow,
-    tie_word_embeddings: true,
-    torch_dtype: TORCH_DTYPE[shape.dtype],
-    use_cache: true,
-    vocab_size: tokenizer.vocabSize,
-  };
-}
-
 function initStd(t: SafetensorsEntry): number {
   if (t.name === 'model.embed_tokens.weight') return EMBEDDING_STD;
   if (t.shape.length === 1) return NORM_STD;
   return 1 / Math.sqrt(t.shape[1]);
 }
 
-async function writeSafetensors(file: string, tensors: SafetensorsEntry[], random: SeededRandom): Promise<void> {
-  const handle = await open(file, 'w');
-  try {
-    await handle.write(encodeSafetensorsHeader(tensors, { format: 'pt' }));
-    for (const t of tensors) {
-      const values = new Float32Array(t.shape.reduce((a, d) => a * d, 1));
-      const std = initStd(t);
-      for (let i = 0; i < values.length; i++) values[i] = std * random.normal();
-      await handle.write(encodeTensor(values, t.dtype));
-    }
-  } finally {
-    await handle.close();
-  }
+/** Seeded N(0, std^2) values in the order of the model card. */
+function randomValues(t: SafetensorsEntry, random: SeededRandom): Float32Array {
+  const values = new Float32Array(t.shape.reduce((a, d) => a * d, 1));
+  const std = initStd(t);
+  for (let i = 0; i < values.length; i++) values[i] = std * random.normal();
+  return values;
 }
 
 function byteSize(t: SafetensorsEntry): number {
@@ -269,16 +197,4 @@ function splitIntoShards(tensors: SafetensorsEntry[], shards: number): Safetenso
     written += byteSize(t);
   }
   return groups;
-}
-
-/** JSON with two-space indentation; the values of `floatKeys` keep a decimal point, so Python reads floats. */
-function pythonJson(object: Record<string, unknown>, floatKeys: ReadonlySet<string> = new Set()): string {
-  const lines = Object.entries(object).map(([key, value]) => {
-    const text =
-      floatKeys.has(key) && typeof value === 'number' && Number.isInteger(value)
-        ? value.toFixed(1)
-        : JSON.stringify(value, null, 2).replace(/\n/g, '\n  ');
-    return `  ${JSON.stringify(key)}: ${text}`;
-  });
-  return `{\n${lines.join(',\n')}\n}\n`;
 }

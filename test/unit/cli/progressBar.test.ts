@@ -1,7 +1,7 @@
 /** The training progress bar: redrawn in place on a terminal, a line per tenth of the run elsewhere. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { TrainProgressBar, formatTrainProgress } from '../../../src/cli/progressBar';
+import { ProgressBar, formatTrainProgress } from '../../../src/cli/progressBar';
 import type { TrainProgress } from '../../../src/protocol';
 
 function progress(step: number, totalSteps: number): TrainProgress {
@@ -25,7 +25,7 @@ test('one line shows the step, the bar, the losses and b', () => {
 
 test('not a terminal: the first step, each tenth of the run and the last step, one line each', () => {
   const { writes, stream } = recorder(false);
-  const bar = new TrainProgressBar(stream);
+  const bar = new ProgressBar(stream, formatTrainProgress);
   for (let step = 1; step <= 35; step++) bar.update(progress(step, 35));
   bar.finish();
   const steps = writes.map((w) => Number(/^step +(\d+)\//.exec(w)?.[1]));
@@ -37,7 +37,7 @@ test('not a terminal: the first step, each tenth of the run and the last step, o
 test('a terminal: redrawn in place (at most every 100 ms, the last step always), cut to its width, ended by finish()', () => {
   const { writes, stream } = recorder(true, 40);
   let now = 0;
-  const bar = new TrainProgressBar(stream, () => now);
+  const bar = new ProgressBar(stream, formatTrainProgress, () => now);
   bar.update(progress(1, 3));
   now = 50;
   bar.update(progress(2, 3));
