@@ -3,6 +3,7 @@ import type { Command } from './command';
 import { ablateCommand } from './commands/ablate';
 import { compareCommand } from './commands/compare';
 import { compareStatesCommand } from './commands/compareStates';
+import { evalCommand } from './commands/eval';
 import { forwardCommand } from './commands/forward';
 import { generateCommand } from './commands/generate';
 import { gradCommand } from './commands/grad';
@@ -13,4 +14,4 @@ import { pretrainCommand } from './commands/pretrain';
 import { tinyModelCommand } from './commands/tinyModel';
 import { trainCommand } from './commands/train';
 
-export const commands: Command[] = [infoCommand, tinyModelCommand, forwardCommand, gradCommand, trainCommand, generateCommand, compareCommand, meandiffCommand, ablateCommand, layersCommand, compareStatesCommand, pretrainCommand];
+export const commands: Command[] = [infoCommand, tinyModelCommand, forwardCommand, gradCommand, trainCommand, generateCommand, compareCommand, meandiffCommand, ablateCommand, layersCommand, compareStatesCommand, pretrainCommand, evalCommand];

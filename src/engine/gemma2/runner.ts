@@ -226,8 +226,15 @@ export class Gemma2Runner {
     return this.unpadHookSites(padded, out);
   }
 
-  /** Per row: the soft-capped logits of its last position and the mean NLL of ids[1:] given their prefixes. */
-  async forwardNll(rows: readonly ArrayLike<number>[], steer?: readonly (SteerRow | null | undefined)[]): Promise<{ lastLogits: FloatArray; nll: number }[]> {
+  /**
+   * Per row: the soft-capped logits of its last position and the mean NLL of ids[1:] given their
+   * prefixes, with the plane (at this runner's hook layer) and residual-stream edits given.
+   */
+  async forwardNll(
+    rows: readonly ArrayLike<number>[],
+    steer?: readonly (SteerRow | null | undefined)[],
+    edits?: readonly (ResidualEdits | null | undefined)[],
+  ): Promise<{ lastLogits: FloatArray; nll: number }[]> {
     rows.forEach((row, i) => {
       if (row.length < 2) throw new InputError(`row ${i}: the NLL needs at least 2 token ids, got ${row.length}`);
     });
@@ -236,7 +243,7 @@ export class Gemma2Runner {
     for (let i = 0; i < padded.batch; i++) {
       for (let t = 0; t + 1 < padded.seq; t++) targets[i * padded.seq + t] = padded.ids[i * padded.seq + t + 1];
     }
-    const out = await this.runForward('forward-nll', padded, this.emptyCache(padded.batch), steer, ['last_logits', 'token_nll'], targets);
+    const out = await this.runForward('forward-nll', padded, this.emptyCache(padded.batch, edits), steer, ['last_logits', 'token_nll'], targets);
     const vocab = this.folder.config.vocabSize;
     const nll = out.token_nll.data as FloatArray;
     return rows.map((row, i) => {
