@@ -1,8 +1,12 @@
-// `npm run demo`: the main job on the embedded default model. Makes the tiny seeded Gemma-2 (models/tiny),
-// trains a steering plane on the demo's Shakespeare lines, and compares generations across alphas.
-// The tiny model is random, so its text is noise; the same commands work on a real Gemma-2 folder.
+// `npm run demo`: the main job on the embedded default model, models/demo (the project's own small
+// pretrained Gemma-2, see its README.md). Trains a steering plane on the demo's archaic English lines
+// (demo/shakespeare.txt) and compares generations at alphas 0, 1.5, 2.5 and 3.5; then computes a
+// mean-difference vector from modern English to German (demo/modern-english.txt -> demo/german.txt)
+// and shows it changing the language of a continuation.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+
+const MODEL = 'models/demo';
 
 function cli(...args) {
   console.log(`\n$ npx microsteer ${args.join(' ')}`);
@@ -10,8 +14,12 @@ function cli(...args) {
   if (result.status !== 0) process.exit(result.status ?? 1);
 }
 
-if (!existsSync('models/tiny/config.json')) cli('tiny-model', '--out', 'models/tiny');
-cli('info', '--model', 'models/tiny');
-// A short run (minibatches of 4, a larger learning rate than the method's 5e-4 for 500 steps) keeps the demo under a minute.
-cli('train', '--model', 'models/tiny', '--examples', 'demo/shakespeare.txt', '--steps', '40', '--batch-size', '4', '--lr', '0.01', '--out', 'models/tiny-shakespeare.plane.json');
-cli('compare', '--model', 'models/tiny', '--plane', 'models/tiny-shakespeare.plane.json', '--alphas', '0,1.5,2.5,3.5', '--prompt', 'Good morrow, friend.', '--max-tokens', '24', '--seed', '1');
+if (!existsSync(`${MODEL}/model.safetensors`)) {
+  console.error(`${MODEL} has no weights: restore it from git, or rebuild it with npm run demo-model`);
+  process.exit(1);
+}
+cli('info', '--model', MODEL);
+cli('train', '--model', MODEL, '--examples', 'demo/shakespeare.txt', '--steps', '150', '--lr', '0.01', '--out', 'models/demo-shakespeare.plane.json');
+cli('compare', '--model', MODEL, '--plane', 'models/demo-shakespeare.plane.json', '--alphas', '0,1.5,2.5,3.5', '--prompt', 'The best thing about the weekend is', '--max-tokens', '40', '--temperature', '0.8', '--seed', '3');
+cli('meandiff', '--model', MODEL, '--source', 'demo/modern-english.txt', '--target', 'demo/german.txt', '--out', 'models/demo-german.vector.json');
+cli('compare', '--model', MODEL, '--vector', 'models/demo-german.vector.json', '--coefficients', '0,1,2', '--prompt', 'I think that the best way to learn is', '--max-tokens', '40', '--temperature', '0.8', '--seed', '3');

@@ -1,12 +1,12 @@
 /**
  * `npm start`: the extension, as built in this checkout, in code-server on 127.0.0.1 with the demo
- * workspace (demo/) and the tiny model configured. Open the printed URL in a browser; Ctrl-C stops it.
+ * workspace (demo/) and the demo model (models/demo, the project's own pretrained Gemma-2) configured.
+ * Open the printed URL in a browser; Ctrl-C stops it.
  *
- * The tiny model's path is a user setting of this instance's own profile (.cache/start/), so nothing
+ * The model's path is a user setting of this instance's own profile (.cache/start/), so nothing
  * machine-specific lands in demo/. MICROSTEER_PORT picks the port (default 8080, or a free one if taken).
  */
 import * as path from 'node:path';
-import { ensureTinyModel } from '../fixtures/tinyModel';
 import { extensionsDirOf, portIsFree, startCodeServer } from './codeServer';
 import { ensureCodeServerToolchain } from './install';
 import { linkExtension } from './linkExtension';
@@ -16,7 +16,7 @@ const DEFAULT_PORT = 8080;
 
 async function main(): Promise<void> {
   const tools = ensureCodeServerToolchain();
-  const model = await ensureTinyModel();
+  const model = path.join(repoRoot, 'models', 'demo');
   const wanted = Number(process.env.MICROSTEER_PORT ?? DEFAULT_PORT);
   const port = (await portIsFree(wanted)) ? wanted : 0;
   if (port === 0) console.log(`[start] port ${wanted} is taken; using a free one`);
@@ -32,7 +32,7 @@ async function main(): Promise<void> {
     userSettings: { 'microSteer.modelPath': model },
   });
   const demo = path.join(repoRoot, 'demo');
-  console.log(`[start] tiny model: ${model}`);
+  console.log(`[start] demo model: ${model}`);
   console.log(`[start] code-server log: ${server.logFile}`);
   console.log(`[start] ${extensionId} is linked to ${repoRoot}`);
   console.log(`[start] open Micro Steer on the demo workspace:\n\n  ${server.origin}/?folder=${encodeURIComponent(demo)}\n`);
