@@ -11,7 +11,7 @@ const OUT = 'models/demo';
 export const DEMO_SETTINGS = [
   '--layers', '4', '--hidden', '192', '--heads', '3', '--kv-heads', '1', '--head-dim', '64', '--intermediate', '512',
   '--sliding-window', '64', '--vocab', '4096', '--context', '256',
-  '--steps', '2000', '--batch-tokens', '2048', '--lr', '3e-3', '--warmup', '100', '--seed', '0',
+  '--steps', '3000', '--batch-tokens', '2048', '--lr', '3e-3', '--warmup', '100', '--seed', '0',
 ];
 
 function run(command, args) {

@@ -125,8 +125,7 @@ every --checkpoint-every steps and on Ctrl-C; --resume continues from there.
       bar.finish();
       if (result.interrupted) {
         console.error(`microsteer pretrain: stopped at step ${result.stepsDone}; continue with --resume (checkpoint in ${out}/checkpoint)`);
-        process.exitCode = 130;
-        return;
+        process.exit(130);
       }
       if (v.json) console.log(JSON.stringify(result, null, 2));
       else {
