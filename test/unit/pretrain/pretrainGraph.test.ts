@@ -2,9 +2,13 @@
  * The pretraining graph against the independent float64 reference (test/reference): its loss is the
  * reference's mean next-token NLL, and its gradient with respect to every weight tensor (the
  * embedding through both the gather and the tied head, every projection, every norm) matches central
- * finite differences of the reference's loss.
+ * finite differences of the reference's loss. Both pretraining graphs have a CUDA kernel for every
+ * node (../shared/tools/cuda-coverage.mjs; skipped where that tool is absent).
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
 import { before, test } from 'node:test';
 import { gemma2TensorShapes } from '../../../src/engine/model/modelFolder';
 import { serializeModel } from '../../../src/engine/onnx/serialize';
@@ -88,4 +92,20 @@ test('d loss / d weight matches central differences of the reference, for every 
     }
   }
   console.log(`worst gradient error as a share of its tolerance: ${worst.toFixed(3)}`);
+});
+
+test('the training and evaluation graphs have a float32 CUDA kernel for every node', (t) => {
+  const tool = process.env.MICROSTEER_CUDA_COVERAGE ?? path.resolve(__dirname, '../../../../../shared/tools/cuda-coverage.mjs');
+  if (!existsSync(tool)) {
+    t.skip(`cuda-coverage.mjs not found at ${tool}`);
+    return;
+  }
+  const dir = testTempDir('pretrain-cuda');
+  for (const gradients of [true, false]) {
+    const file = path.join(dir, `pretrain-${gradients}.onnx`);
+    writeFileSync(file, serializeModel(buildPretrainGraph(config, { gradients }), { externalDataDir: dir }));
+    const res = spawnSync(process.execPath, [tool, file, '--json', '--strict'], { encoding: 'utf8' });
+    assert.equal(res.status, 0, `${gradients ? 'training' : 'evaluation'} graph: ${res.stdout}${res.stderr}`);
+    assert.equal(JSON.parse(res.stdout).summary.uncovered, 0);
+  }
 });
