@@ -13,18 +13,17 @@ import { gemma2ConfigJson, writeModelMetadata, writeSafetensorsFile, type Gemma2
 import { parseGemma2Config } from '../model/config';
 import { decodeTensor, encodeTensor } from '../model/tensorData';
 import type { SafetensorsDtype } from '../model/types';
-import { serializeModel } from '../onnx/serialize';
 import { SeededRandom } from '../random';
-import { createSession, runSession, type Device, type HostTensor } from '../runtime/session';
+import type { Device } from '../runtime/session';
 import { loadTokenizer } from '../tokenizer';
 import { CONFIG_FILE, TOKENIZER_CONFIG_FILE, TOKENIZER_FILE, WEIGHTS_FILE } from '../model/modelFolder';
 import { ADAMW_DEFAULTS, AdamW, learningRate } from './adamw';
 import { trainBpe } from './bpeTrainer';
 import { loadCheckpoint, readCheckpointState, saveCheckpoint } from './checkpoint';
 import { readCorpus, type CorpusSource } from './corpus';
-import { buildPretrainGraph, gradName } from './pretrainGraph';
+import { PretrainSessions, type SourceMeasure, type Weights } from './pretrainSessions';
 import { BOS_ID, END_OF_TURN_ID, EOS_ID, PAD_ID, SPECIAL_TOKENS, tokenizerFiles } from './tokenizerFiles';
-import { evaluationStarts, firstNewPrediction, tokenStream, windowBatch, type TokenStream } from './tokenStream';
+import { evaluationStarts, tokenStream, windowBatch, type TokenStream } from './tokenStream';
 
 export interface PretrainSettings {
   layers: number;
@@ -70,6 +69,8 @@ export const PRETRAIN_DEFAULTS: PretrainSettings = {
   dtype: 'bf16',
 };
 
+export type { SourceMeasure } from './pretrainSessions';
+
 export interface PretrainOptions {
   corpus: readonly string[];
   out: string;
@@ -87,15 +88,6 @@ export interface PretrainOptions {
   threads?: number;
   signal?: AbortSignal;
   onProgress?: (p: PretrainProgress) => void;
-}
-
-export interface SourceMeasure {
-  source: string;
-  /** Mean NLL (nats) per predicted text token. */
-  loss: number;
-  bitsPerChar: number;
-  tokens: number;
-  chars: number;
 }
 
 export type PretrainProgress =
@@ -181,48 +173,10 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
   const decays = names.map((n) => (shapes.get(n) as number[]).length === 2);
 
   say('compiling the training graph');
-  const sessionOptions = { device: options.device ?? 'auto', intraOpNumThreads: options.threads };
-  const trainSession = await createSession({ bytes: serializeModel(buildPretrainGraph(config), { externalDataDir: out }) }, sessionOptions);
-  const evalSession = await createSession({ bytes: serializeModel(buildPretrainGraph(config, { gradients: false }), { externalDataDir: out }) }, sessionOptions);
-  if (trainSession.fallbackReason) say(trainSession.fallbackReason);
-
   const rows = Math.max(1, Math.floor(settings.batchTokens / settings.context));
-  const weightFeeds = (w: ReadonlyMap<string, Float32Array>): Record<string, HostTensor> =>
-    Object.fromEntries(names.map((n) => [n, { dtype: 'float32', data: w.get(n) as Float32Array, dims: shapes.get(n) as number[] }]));
-  const positionFeeds = (batchRows: number): Record<string, HostTensor> => ({
-    position_ids: { dtype: 'int64', data: BigInt64Array.from({ length: batchRows * settings.context }, (_, i) => BigInt(i % settings.context)), dims: [batchRows, settings.context] },
-    attention_mask: { dtype: 'int64', data: new BigInt64Array(batchRows * settings.context).fill(1n), dims: [batchRows, settings.context] },
-  });
-
-  const measure = async (w: ReadonlyMap<string, Float32Array>, stream: TokenStream, source: string, maxWindows: number): Promise<SourceMeasure> => {
-    const all = evaluationStarts(stream, settings.context);
-    const starts = all.slice(0, maxWindows);
-    let nll = 0;
-    let tokens = 0;
-    let textChars = 0;
-    for (let k0 = 0; k0 < starts.length; k0 += rows) {
-      const chunk = starts.slice(k0, k0 + rows);
-      const batch = windowBatch(stream, chunk, settings.context);
-      const result = await runSession(
-        evalSession.session,
-        { ...weightFeeds(w), ...positionFeeds(chunk.length), input_ids: ids(batch.inputIds, chunk.length, settings.context), target_ids: ids(batch.targetIds, chunk.length, settings.context) },
-        ['token_nll'],
-      );
-      const tokenNll = result.token_nll.data as Float32Array;
-      chunk.forEach((_, r) => {
-        for (let t = firstNewPrediction(starts, k0 + r, settings.context); t < settings.context; t++) {
-          if (!batch.targetIsText[r * settings.context + t]) continue;
-          nll += tokenNll[r * settings.context + t];
-          tokens++;
-        }
-      });
-    }
-    // A partial evaluation covers a share of the text: scale the characters by the share of text tokens read.
-    const streamTextTokens = stream.isText.reduce((a, b) => a + b, 0);
-    textChars = starts.length === all.length ? stream.chars : (stream.chars * tokens) / streamTextTokens;
-    return { source, loss: nll / tokens, bitsPerChar: nll / Math.LN2 / textChars, tokens, chars: Math.round(textChars) };
-  };
-  const heldoutMeasures = (w: ReadonlyMap<string, Float32Array>, maxWindows: number) => serial(streams, (s) => measure(w, s.heldout, s.name, maxWindows));
+  const sessions = await PretrainSessions.open(config, shapes, { rows, context: settings.context, device: options.device ?? 'auto', threads: options.threads, dir: out });
+  if (sessions.fallbackReason) say(sessions.fallbackReason);
+  const heldoutMeasures = (w: Weights, maxWindows: number) => serial(streams, (s) => sessions.measure(w, s.heldout, s.name, maxWindows));
 
   const meta: CheckpointMeta = resumed?.meta ?? { settings, sources: sources.map((s) => s.name), tokensSeen: 0, trainingSeconds: 0, recentLosses: [] };
   meta.settings = settings;
@@ -243,22 +197,14 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
     if (options.signal?.aborted) {
       meta.trainingSeconds = secondsBefore + (Date.now() - started) / 1000;
       await checkpoint(step);
-      return { ...(await summary(step, true)), train: [], heldout: [] };
+      return { ...summary(step, true), train: [], heldout: [] };
     }
     const random = new SeededRandom((settings.seed ^ Math.imul(step + 1, 0x9e3779b1)) >>> 0);
     const starts = Array.from({ length: rows }, () => Math.floor(random.uniform() * (trainStream.ids.length - settings.context - 1)) % (trainStream.ids.length - settings.context - 1));
-    const batch = windowBatch(trainStream, starts, settings.context);
-    const result = await runSession(trainSession.session, {
-      ...weightFeeds(weights),
-      ...positionFeeds(rows),
-      input_ids: ids(batch.inputIds, rows, settings.context),
-      target_ids: ids(batch.targetIds, rows, settings.context),
-    });
-    const loss = (result.loss.data as Float32Array)[0];
+    const { loss, grads } = await sessions.step(weights, windowBatch(trainStream, starts, settings.context));
     if (!Number.isFinite(loss)) {
       throw new InputError(`pretraining diverged at step ${step + 1} (loss ${loss}); lower --lr and resume from the checkpoint in ${checkpointDir}`);
     }
-    const grads = names.map((n) => result[gradName(n)].data as Float32Array);
     const lr = learningRate(step, schedule);
     optimizer.step(names.map((n) => weights.get(n) as Float32Array), grads, lr, decays);
     meta.tokensSeen += rows * settings.context;
@@ -285,7 +231,7 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
   say('measuring the saved weights on every held-out window');
   const saved = roundTo(weights, settings.dtype);
   const heldout = await heldoutMeasures(saved, Infinity);
-  const train = await serial(streams, (s) => measure(saved, s.train, s.name, Math.max(1, evaluationStarts(s.heldout, settings.context).length)));
+  const train = await serial(streams, (s) => sessions.measure(saved, s.train, s.name, Math.max(1, evaluationStarts(s.heldout, settings.context).length)));
   const dtype: SafetensorsDtype = settings.dtype === 'bf16' ? 'BF16' : 'F32';
   await writeSafetensorsFile(
     path.join(out, WEIGHTS_FILE),
@@ -293,12 +239,12 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
     (t) => saved.get(t.name) as Float32Array,
   );
   await writeModelMetadata(out, configJson, specialTokens());
-  const result: PretrainResult = { ...(await summary(settings.steps, false)), train, heldout };
+  const result: PretrainResult = { ...summary(settings.steps, false), train, heldout };
   await writeFile(path.join(out, PRETRAINING_RECORD), `${JSON.stringify({ ...result, out: undefined }, null, 2)}\n`);
   await rm(checkpointDir, { recursive: true, force: true });
   return result;
 
-  async function summary(stepsDone: number, interrupted: boolean): Promise<Omit<PretrainResult, 'train' | 'heldout'>> {
+  function summary(stepsDone: number, interrupted: boolean): Omit<PretrainResult, 'train' | 'heldout'> {
     const recent = meta.recentLosses;
     return {
       out,
@@ -308,7 +254,7 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
       tokensSeen: meta.tokensSeen,
       trainingSeconds: Math.round(meta.trainingSeconds),
       finalTrainLoss: recent.reduce((a, b) => a + b, 0) / Math.max(1, recent.length),
-      device: trainSession.device,
+      device: sessions.device,
       interrupted,
     };
   }
@@ -423,10 +369,6 @@ function checkStreams(streams: { name: string; train: TokenStream; heldout: Toke
       }
     }
   });
-}
-
-function ids(data: BigInt64Array, rows: number, context: number): HostTensor {
-  return { dtype: 'int64', data, dims: [rows, context] };
 }
 
 async function serial<T, R>(items: readonly T[], f: (item: T) => Promise<R>): Promise<R[]> {
