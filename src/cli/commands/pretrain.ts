@@ -5,18 +5,12 @@ import { ProgressBar, stepBar } from '../progressBar';
 import { InputError } from '../../engine/errors';
 import { PRETRAIN_DEFAULTS, pretrain, type PretrainProgress, type PretrainSettings, type SourceMeasure } from '../../engine/pretrain/pretrainer';
 import { parseDevice } from './deviceOption';
+import { SHAPE_OPTIONS, parseShapeOptions, shapeUsage } from './shapeOptions';
 
 const d = PRETRAIN_DEFAULTS;
 
 /** Integer flags and the setting each sets. */
 const INTEGERS: [flag: string, key: keyof PretrainSettings, min: number][] = [
-  ['layers', 'layers', 1],
-  ['hidden', 'hidden', 1],
-  ['heads', 'heads', 1],
-  ['kv-heads', 'kvHeads', 1],
-  ['head-dim', 'headDim', 2],
-  ['intermediate', 'intermediate', 1],
-  ['sliding-window', 'slidingWindow', 1],
   ['vocab', 'vocab', 1],
   ['context', 'context', 2],
   ['steps', 'steps', 1],
@@ -46,13 +40,7 @@ every --checkpoint-every steps and on Ctrl-C; --resume continues from there.
 
   --corpus FILE           a text file (repeatable)
   --out DIR               folder to write (must be empty unless --force or --resume)
-  --layers N              decoder layers (default ${d.layers})
-  --hidden N              hidden size (default ${d.hidden})
-  --heads N               attention heads (default ${d.heads})
-  --kv-heads N            key/value heads (default ${d.kvHeads})
-  --head-dim N            head dimension, even (default ${d.headDim})
-  --intermediate N        MLP width (default ${d.intermediate})
-  --sliding-window N      window of the sliding layers, shorter than the context (default ${d.slidingWindow})
+${shapeUsage(d)}
   --vocab N               tokenizer size, special tokens included (default ${d.vocab})
   --context N             tokens per training window and the model's context (default ${d.context})
   --steps N               optimiser steps (default ${d.steps})
@@ -84,6 +72,7 @@ every --checkpoint-every steps and on Ctrl-C; --resume continues from there.
       force: { type: 'boolean' },
       json: { type: 'boolean' },
       device: { type: 'string' },
+      ...SHAPE_OPTIONS,
       ...Object.fromEntries([...INTEGERS, ...NUMBERS].map(([flag]) => [flag, { type: 'string' as const }])),
     });
     const flags = v as Record<string, string | undefined>;
@@ -91,7 +80,7 @@ every --checkpoint-every steps and on Ctrl-C; --resume continues from there.
     const corpus = v.corpus ?? [];
     if (corpus.length === 0) throw new InputError('missing required option --corpus');
     if (v.resume && v.force) throw new InputError('give --resume or --force, not both');
-    const settings: Partial<PretrainSettings> = {};
+    const settings: Partial<PretrainSettings> = parseShapeOptions(v);
     for (const [flag, key, min] of INTEGERS) if (flags[flag] !== undefined) (settings as Record<string, number>)[key] = parseInteger(flags[flag], `--${flag}`, min);
     for (const [flag, key] of NUMBERS) if (flags[flag] !== undefined) (settings as Record<string, number>)[key] = parseNumber(flags[flag], `--${flag}`);
     if (v.dtype !== undefined) {

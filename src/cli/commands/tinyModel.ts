@@ -5,18 +5,7 @@ import { InputError } from '../../engine/errors';
 import { inspectModelFolder } from '../../engine/model/modelFolder';
 import { formatModelSummary } from '../../engine/model/summary';
 import { TINY_MODEL_DEFAULTS, writeTinyModel, type TinyModelDtype, type TinyModelShape } from '../../engine/model/tinyModel';
-
-/** Integer flags and the option each sets. */
-const SIZES: [flag: string, key: keyof TinyModelShape][] = [
-  ['layers', 'layers'],
-  ['hidden', 'hidden'],
-  ['heads', 'heads'],
-  ['kv-heads', 'kvHeads'],
-  ['head-dim', 'headDim'],
-  ['intermediate', 'intermediate'],
-  ['sliding-window', 'slidingWindow'],
-  ['shards', 'shards'],
-];
+import { SHAPE_OPTIONS, parseShapeOptions, shapeUsage } from './shapeOptions';
 
 const d = TINY_MODEL_DEFAULTS;
 
@@ -31,13 +20,7 @@ tokenizer files. The same options give byte-identical files.
   --out DIR               folder to write (created; must be empty unless --force)
   --seed N                random seed, 0..4294967295 (default ${d.seed})
   --dtype f32|bf16|f16    weight dtype (default ${d.dtype})
-  --layers N              decoder layers (default ${d.layers})
-  --hidden N              hidden size (default ${d.hidden})
-  --heads N               attention heads (default ${d.heads})
-  --kv-heads N            key/value heads (default ${d.kvHeads})
-  --head-dim N            head dimension, even (default ${d.headDim})
-  --intermediate N        MLP width (default ${d.intermediate})
-  --sliding-window N      sliding window of the even layers (default ${d.slidingWindow})
+${shapeUsage(d)}
   --shards N              number of safetensors files (default ${d.shards})
   --force                 overwrite a model already in --out`,
 
@@ -47,17 +30,15 @@ tokenizer files. The same options give byte-identical files.
       seed: { type: 'string' },
       dtype: { type: 'string' },
       force: { type: 'boolean' },
-      ...Object.fromEntries(SIZES.map(([flag]) => [flag, { type: 'string' as const }])),
+      shards: { type: 'string' },
+      ...SHAPE_OPTIONS,
     });
     const out = requireOption(values.out as string | undefined, '--out');
     const dtype = values.dtype as string | undefined;
     if (dtype !== undefined && !['f32', 'bf16', 'f16'].includes(dtype)) throw new InputError(`--dtype must be f32, bf16 or f16, got "${dtype}"`);
-    const shape: Partial<TinyModelShape> = { dtype: dtype as TinyModelDtype | undefined };
+    const shape: Partial<TinyModelShape> = { ...parseShapeOptions(values), dtype: dtype as TinyModelDtype | undefined };
     if (values.seed !== undefined) shape.seed = parseInteger(values.seed as string, '--seed', 0, 0xffffffff);
-    for (const [flag, key] of SIZES) {
-      const text = values[flag] as string | undefined;
-      if (text !== undefined) (shape as Record<string, number>)[key] = parseInteger(text, `--${flag}`, 1);
-    }
+    if (values.shards !== undefined) shape.shards = parseInteger(values.shards as string, '--shards', 1);
     await writeTinyModel({ ...shape, out, force: values.force as boolean | undefined });
     console.log(`wrote ${formatModelSummary(await inspectModelFolder(out))}\n  to ${out}`);
   },

@@ -9,14 +9,19 @@ import { CONFIG_FILE } from './modelFolder';
 import { encodeSafetensorsHeader, type SafetensorsEntry } from './safetensors';
 import { encodeTensor } from './tensorData';
 
-export interface Gemma2Architecture {
+/** The sizes of a Gemma-2 that a maker of models chooses (the tiny model, pretraining). */
+export interface Gemma2Shape {
   layers: number;
   hidden: number;
   heads: number;
   kvHeads: number;
   headDim: number;
   intermediate: number;
+  /** The window of the sliding (even) layers. */
   slidingWindow: number;
+}
+
+export interface Gemma2Architecture extends Gemma2Shape {
   vocabSize: number;
   maxPositions: number;
 }

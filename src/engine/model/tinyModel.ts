@@ -22,22 +22,15 @@ import {
   WEIGHTS_INDEX_FILE,
   gemma2TensorShapes,
 } from './modelFolder';
-import { gemma2ConfigJson, writeModelMetadata, writeSafetensorsFile, type SpecialTokenIds } from './modelWriter';
+import { gemma2ConfigJson, writeModelMetadata, writeSafetensorsFile, type Gemma2Shape, type SpecialTokenIds } from './modelWriter';
 import { DTYPE_BYTES, type SafetensorsEntry } from './safetensors';
 import type { SafetensorsDtype } from './types';
 
 export type TinyModelDtype = 'f32' | 'bf16' | 'f16';
 
-export interface TinyModelShape {
+export interface TinyModelShape extends Gemma2Shape {
   seed: number;
   dtype: TinyModelDtype;
-  layers: number;
-  hidden: number;
-  heads: number;
-  kvHeads: number;
-  headDim: number;
-  intermediate: number;
-  slidingWindow: number;
   /** Number of safetensors files; more than 1 writes model-0000i-of-0000N.safetensors and the index. */
   shards: number;
 }

@@ -9,7 +9,7 @@ import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { InputError } from '../errors';
 import { gemma2TensorShapes } from '../model/modelFolder';
-import { gemma2ConfigJson, writeModelMetadata, writeSafetensorsFile, type Gemma2Architecture } from '../model/modelWriter';
+import { gemma2ConfigJson, writeModelMetadata, writeSafetensorsFile, type Gemma2Architecture, type Gemma2Shape } from '../model/modelWriter';
 import { parseGemma2Config } from '../model/config';
 import { decodeTensor, encodeTensor } from '../model/tensorData';
 import type { SafetensorsDtype } from '../model/types';
@@ -25,14 +25,7 @@ import { PretrainSessions, type SourceMeasure, type Weights } from './pretrainSe
 import { BOS_ID, END_OF_TURN_ID, EOS_ID, PAD_ID, SPECIAL_TOKENS, tokenizerFiles } from './tokenizerFiles';
 import { evaluationStarts, tokenStream, windowBatch, type TokenStream } from './tokenStream';
 
-export interface PretrainSettings {
-  layers: number;
-  hidden: number;
-  heads: number;
-  kvHeads: number;
-  headDim: number;
-  intermediate: number;
-  slidingWindow: number;
+export interface PretrainSettings extends Gemma2Shape {
   /** Tokens in the vocabulary, special tokens included. */
   vocab: number;
   /** Tokens a window predicts (the model's context, max_position_embeddings). */
