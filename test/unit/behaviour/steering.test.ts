@@ -3,21 +3,24 @@
  * pretrained Gemma-2), by statistics over seeded samples. Thresholds are stated next to each
  * assertion and the measured values are printed.
  *
- * - A plane trained (through the CLI) on the demo's archaic lines lowers the bits per character of
- *   other archaic text it never saw, and lowers modern text much less.
- * - Continuations of a neutral prompt at alpha 2.5 carry archaic markers (thee, thou, hath, ...)
- *   far more often than unsteered ones.
+ * - A plane trained (through the CLI) on the demo's archaic lines (demo/archaic.txt) lowers the bits
+ *   per character of other archaic lines it never saw, line by line, and does not lower modern lines.
+ *   Each line is read as a document of its own, so that its register comes from the model (and the
+ *   plane), not from the lines before it.
+ * - Continuations of modern, neutral prompts at alpha 2.5 carry archaic markers (thee, thou, hath,
+ *   unto, ...) far more often than unsteered ones.
  * - A mean-difference vector from modern English to German raises the share of German words.
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import { Gemma2Runner } from '../../../src/engine/gemma2/runner';
 import { generate } from '../../../src/engine/generate/generator';
 import { vectorSteering } from '../../../src/engine/methods/meanDifference';
 import { readVectorFile } from '../../../src/engine/methods/vectorFile';
 import { openModelFolder } from '../../../src/engine/model/modelFolder';
+import { readPlaneFile, type Plane } from '../../../src/engine/plane';
 import { loadTokenizer, type Tokenizer } from '../../../src/engine/tokenizer';
 import type { GenerationRow, PlaneSpec } from '../../../src/protocol';
 import { ROOT, runCli } from '../../fixtures/cli';
@@ -34,20 +37,30 @@ const GERMAN = /\b(der|die|das|und|ist|nicht|ich|ein|eine|zu|mit|sich|den|es|auf
 const dir = testTempDir('behaviour');
 let tokenizer: Tokenizer;
 let plane: PlaneSpec;
+let planeValues: Plane;
 let planeFile: string;
 
-function evalBits(text: string, steer: string[] = []): number {
-  const r = runCli(['eval', '--model', MODEL, '--text', path.join(FIXTURES, text), ...steer, '--json']);
-  assert.equal(r.code, 0, r.stderr);
-  return JSON.parse(r.stdout).bits_per_char;
+/** Bits per character of each line of a fixture, each line a document of its own, with the plane at `alpha` (none: unsteered). */
+async function lineBits(runner: Gemma2Runner, file: string, alpha?: number): Promise<number[]> {
+  const lines = readFileSync(path.join(FIXTURES, file), 'utf8').split('\n').filter((l) => l.trim() !== '');
+  const rows = lines.map((l) => tokenizer.encode(l));
+  const steer = alpha === undefined ? undefined : { n: planeValues.n, b: planeValues.b, alpha, positions: 'all' as const };
+  const results = await runner.forwardNll(rows, rows.map(() => steer));
+  return results.map((r, i) => (r.nll * (rows[i].length - 1)) / Math.LN2 / [...lines[i]].length);
 }
 
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+
+/** Modern, neutral prompts, one per seed in turn. */
+const PROMPTS = ['The best thing about computers is', 'When I got home from work,', 'My favourite day of the week is', 'The new phone'];
+
 /** One continuation per seed and row; rows share a batched run. */
-async function continuations(layer: number, prompt: string, rows: GenerationRow[]): Promise<string[][]> {
+async function continuations(layer: number, rows: GenerationRow[]): Promise<string[][]> {
   const runner = await Gemma2Runner.open(await openModelFolder(MODEL), { device: 'cpu', hookLayer: layer });
   try {
     const texts: string[][] = rows.map(() => []);
     for (let seed = 0; seed < SAMPLES; seed++) {
+      const prompt = PROMPTS[seed % PROMPTS.length];
       const g = await generate(runner, tokenizer, { prompt, rows, sampling: { seed, temperature: 1, maxNewTokens: NEW_TOKENS } });
       g.rows.forEach((r, i) => texts[i].push(r.text));
     }
@@ -74,29 +87,38 @@ function binomialTail(k: number, n: number): number {
 before(async () => {
   tokenizer = await loadTokenizer(MODEL);
   planeFile = path.join(dir, 'archaic.plane.json');
-  const r = runCli(['train', '--model', MODEL, '--examples', path.join(ROOT, 'demo', 'shakespeare.txt'), '--steps', '150', '--lr', '0.01', '--seed', '0', '--out', planeFile], { timeoutMs: 300_000 });
+  const r = runCli(['train', '--model', MODEL, '--examples', path.join(ROOT, 'demo', 'archaic.txt'), '--steps', '150', '--lr', '0.01', '--seed', '0', '--out', planeFile], { timeoutMs: 300_000 });
   assert.equal(r.code, 0, r.stderr);
   const file = JSON.parse(readFileSync(planeFile, 'utf8'));
   plane = { layer: file.layer, n: file.n, b: file.b };
+  planeValues = await readPlaneFile(planeFile);
 });
-after(() => undefined);
 
-test('an archaic plane lowers the bits per character of unseen archaic text, and of modern text much less', () => {
-  const steer = ['--plane', planeFile, '--alpha', '1.5'];
-  const archaic = { base: evalBits('archaic.txt'), steered: evalBits('archaic.txt', steer) };
-  const modern = { base: evalBits('modern.txt'), steered: evalBits('modern.txt', steer) };
-  const drop = (m: { base: number; steered: number }) => (m.base - m.steered) / m.base;
-  console.log(
-    `bits/char at alpha 1.5 vs unsteered: archaic ${archaic.base.toFixed(3)} -> ${archaic.steered.toFixed(3)} (${(100 * drop(archaic)).toFixed(1)}% lower), ` +
-      `modern ${modern.base.toFixed(3)} -> ${modern.steered.toFixed(3)} (${(100 * drop(modern)).toFixed(1)}% lower)`,
-  );
-  // Thresholds: archaic text at least 3% cheaper, and at least twice the relative gain of modern text.
-  assert.ok(drop(archaic) >= 0.03, `archaic text is only ${(100 * drop(archaic)).toFixed(1)}% cheaper`);
-  assert.ok(drop(archaic) >= 2 * drop(modern), `not selective: archaic ${drop(archaic)} vs modern ${drop(modern)}`);
+test('an archaic plane lowers the bits per character of unseen archaic lines, line by line, and not of modern lines', async () => {
+  const runner = await Gemma2Runner.open(await openModelFolder(MODEL), { device: 'cpu', hookLayer: plane.layer });
+  try {
+    const base = { archaic: await lineBits(runner, 'archaic.txt'), modern: await lineBits(runner, 'modern.txt') };
+    const steered = { archaic: await lineBits(runner, 'archaic.txt', 1), modern: await lineBits(runner, 'modern.txt', 1) };
+    const drop = (k: 'archaic' | 'modern') => (mean(base[k]) - mean(steered[k])) / mean(base[k]);
+    const improved = steered.archaic.filter((b, i) => b < base.archaic[i]).length;
+    const lines = base.archaic.length;
+    const p = binomialTail(improved, lines);
+    console.log(
+      `bits/char at alpha 1 vs unsteered: archaic ${mean(base.archaic).toFixed(4)} -> ${mean(steered.archaic).toFixed(4)} (${(100 * drop('archaic')).toFixed(2)}% lower, ` +
+        `${improved} of ${lines} lines lower, sign test p = ${p.toExponential(2)}), modern ${mean(base.modern).toFixed(4)} -> ${mean(steered.modern).toFixed(4)} (${(100 * drop('modern')).toFixed(2)}% lower)`,
+    );
+    // Thresholds: archaic lines at least 1% cheaper on average, most of them cheaper (sign test p < 0.05),
+    // and the gain at least 1.5 points more than modern lines get.
+    assert.ok(drop('archaic') >= 0.01, `archaic lines are only ${(100 * drop('archaic')).toFixed(2)}% cheaper`);
+    assert.ok(p < 0.05, `only ${improved} of ${lines} archaic lines are cheaper`);
+    assert.ok(drop('archaic') - drop('modern') >= 0.015, `not selective: archaic ${drop('archaic')} vs modern ${drop('modern')}`);
+  } finally {
+    await runner.release();
+  }
 });
 
 test('continuations at alpha 2.5 carry archaic markers several times more often than unsteered ones', async () => {
-  const [base, steered] = await continuations(plane.layer, 'I went to the market and', [{ alpha: 0 }, { plane, alpha: 2.5 }]);
+  const [base, steered] = await continuations(plane.layer, [{ alpha: 0 }, { plane, alpha: 2.5 }]);
   const a = count(base, ARCHAIC);
   const b = count(steered, ARCHAIC);
   const p = binomialTail(b, a + b);
@@ -112,7 +134,7 @@ test('a mean-difference vector from modern English to German raises the share of
   const r = runCli(['meandiff', '--model', MODEL, '--source', path.join(ROOT, 'demo', 'modern-english.txt'), '--target', path.join(ROOT, 'demo', 'german.txt'), '--out', vectorFile]);
   assert.equal(r.code, 0, r.stderr);
   const vector = vectorSteering(await readVectorFile(vectorFile), 2);
-  const [base, steered] = await continuations(2, 'I think that the best way to learn is', [{ alpha: 0 }, { alpha: 0, vector }]);
+  const [base, steered] = await continuations(2, [{ alpha: 0 }, { alpha: 0, vector }]);
   const share = (texts: string[]) => count(texts, GERMAN) / Math.max(1, words(texts));
   console.log(`German function words: unsteered ${(100 * share(base)).toFixed(1)}% of ${words(base)} words, coefficient 2 ${(100 * share(steered)).toFixed(1)}% of ${words(steered)}`);
   console.log(`  e.g. coefficient 2: ${JSON.stringify(steered[0])}`);
