@@ -69,8 +69,10 @@ export class EngineError extends Error {
     message: string,
     override readonly name: string,
     readonly lastGood?: unknown,
+    engineStack?: string,
   ) {
     super(message);
+    if (engineStack) this.stack = engineStack;
   }
 }
 
@@ -232,7 +234,7 @@ class EngineProcess {
         const error = new Error(
           this.expected
             ? 'the Micro Steer engine process was shut down'
-            : `the Micro Steer engine process exited unexpectedly (code ${code}, signal ${signal})${why ? `: ${why}` : ''}`,
+            : `the Micro Steer engine process exited unexpectedly (code ${code}, signal ${signal})${why ? `: ${why}` : ''}${signal === 'SIGKILL' ? '; something killed it, often the system running out of memory' : ''}`,
         );
         for (const reject of this.pending) reject(error);
         this.pending.clear();
@@ -292,7 +294,7 @@ function isTransportFailure(e: unknown): boolean {
 function fromResponseError(e: ResponseError<EngineErrorData | undefined>): Error {
   if (e.code === EngineErrorCodes.input) return new InputError(e.message);
   if (e.code === EngineErrorCodes.cancelled) return Object.assign(new CancelledError('the request'), { message: e.message });
-  return new EngineError(e.message, e.data?.name ?? 'Error', e.data?.lastGood);
+  return new EngineError(e.message, e.data?.name ?? 'Error', e.data?.lastGood, e.data?.stack);
 }
 
 /** A CancellationToken for vscode-jsonrpc that follows `cancel`. */

@@ -5,6 +5,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import { InputError } from './errors';
+import { checkOffset } from './gemma2/batchRows';
+import { STEERING_LIMITS } from '../protocol';
 
 export interface Plane {
   layer: number;
@@ -57,7 +59,14 @@ export function parsePlane(json: unknown, source: string, model?: { hiddenSize: 
     throw new InputError(`${source}: "layer" must be a non-negative integer`);
   }
   if (typeof b !== 'number' || !Number.isFinite(b)) throw new InputError(`${source}: "b" must be a finite number`);
+  checkOffset(b, `${source}: "b"`);
   const n = decodeFloat32Values(record.n, source, 'n');
+  let squares = 0;
+  for (const x of n) squares += x * x;
+  const norm = Math.sqrt(squares);
+  if (!(Math.abs(norm - 1) <= STEERING_LIMITS.unitNormTolerance)) {
+    throw new InputError(`${source}: the direction n must have length 1 (within ${STEERING_LIMITS.unitNormTolerance}), got |n| = ${norm.toPrecision(6)}`);
+  }
   if (model) {
     if (n.length !== model.hiddenSize) {
       throw new InputError(`${source}: plane width ${n.length} does not match the model's hidden size ${model.hiddenSize}`);

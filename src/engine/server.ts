@@ -111,8 +111,9 @@ function responseError(e: unknown): ResponseError<EngineErrorData> {
   if (e instanceof InputError) return new ResponseError(EngineErrorCodes.input, e.message, { name: e.name });
   if (e instanceof CancelledError) return new ResponseError(EngineErrorCodes.cancelled, e.message, { name: e.name });
   const error = e instanceof Error ? e : new Error(String(e));
-  console.error(`engine: ${error.stack ?? error.message}`);
-  const data: EngineErrorData = { name: error.name };
+  // The trace travels with the answer, so that the client shows it once, where its user asked for it.
+  if (process.env.MICROSTEER_DEBUG === '1') console.error(`engine: ${error.stack ?? error.message}`);
+  const data: EngineErrorData = { name: error.name, stack: error.stack };
   if ('lastGood' in error && error.lastGood !== undefined) data.lastGood = error.lastGood;
   return new ResponseError(EngineErrorCodes.internal, error.message, data);
 }

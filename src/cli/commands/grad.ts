@@ -5,6 +5,7 @@ import { InputError } from '../../engine/errors';
 import { openModelFolder } from '../../engine/model/modelFolder';
 import { readPlaneFile } from '../../engine/plane';
 import { Gemma2Runner } from '../../engine/gemma2/runner';
+import { firstNonFinite } from '../../engine/train/nonFiniteGuard';
 import { parseDevice } from './deviceOption';
 import { TOKEN_RUN_OPTIONS } from './tokenRunOptions';
 
@@ -40,6 +41,8 @@ normalisation) and b, computed by the training graph (the layers above the plane
     try {
       const [sites] = await runner.hookActivations([ids]);
       const step = await runner.trainStep([{ ids, residual: sites.residual, y: sites.y }], plane, alpha);
+      const bad = firstNonFinite([['the loss', step.loss], ['dLoss/dn', step.gradN], ['dLoss/db', step.gradB]]);
+      if (bad) throw new InputError(`${bad} is not finite: the model's weights hold NaN or infinite values, or the steering is too strong`);
       console.log(JSON.stringify({ loss: step.loss, grad_n: Array.from(step.gradN), grad_b: step.gradB }));
     } finally {
       await runner.release();

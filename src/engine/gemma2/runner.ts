@@ -15,7 +15,7 @@ import type { ModelFolder } from '../model/types';
 import { compileGraph } from '../onnx/compileCache';
 import type { ComputeDType, GraphBuilder } from '../onnx/graph';
 import { bool, createSession, i64, runSession, type Device, type HostTensor } from '../runtime/session';
-import { checkIds, finite, padRowsLeft, steerFeeds, steeredPositions, type PaddedRows, type SteerRow } from './batchRows';
+import { checkAlpha, checkIds, checkOffset, finite, padRowsLeft, steerFeeds, steeredPositions, type PaddedRows, type SteerRow } from './batchRows';
 import { buildForwardGraph, checkHookLayer, hiddenStateName, pastKeyName, pastValueName, presentKeyName, presentValueName } from './forwardGraph';
 import { residualEditFeeds, type ResidualEditFeeds, type ResidualEdits } from './residualEdits';
 import { buildTrainGraph } from './trainGraph';
@@ -268,6 +268,8 @@ export class Gemma2Runner {
     const targets = new BigInt64Array(batch * seq);
     const labels = new Float64Array(batch * seq);
     const steered = new Uint8Array(batch * seq);
+    // Alpha 0 is the unsteered model (STEERING_LIMITS): nothing steered, so the gradient is zero.
+    const unsteered = checkAlpha(alpha, 'alpha') === 0;
     rows.forEach((row, i) => {
       const len = row.ids.length;
       const what = `training row ${i}`;
@@ -278,7 +280,7 @@ export class Gemma2Runner {
       residual.set(Array.from(row.residual), at * hidden);
       y.set(Array.from(row.y), at * hidden);
       const labelled = row.labels ? steeredPositions(row.labels, len, `${what} labels`) : Array.from({ length: len }, (_, t) => t < len - 1);
-      steeredPositions(row.steered, len, `${what} steered positions`).forEach((f, t) => (steered[at + t] = f ? 1 : 0));
+      steeredPositions(row.steered, len, `${what} steered positions`).forEach((f, t) => (steered[at + t] = f && !unsteered ? 1 : 0));
       labelled.forEach((f, t) => {
         if (!f) return;
         if (t + 1 >= len) throw new InputError(`${what}: position ${t} is labelled but has no next token`);
@@ -298,8 +300,8 @@ export class Gemma2Runner {
       attention_mask: i64(padded.mask, [batch, seq]),
       position_ids: i64(padded.positions, [batch, seq]),
       plane_n: float(Array.from(plane.n, (v, k) => finite(v, `the plane's n[${k}]`)), [hidden]),
-      plane_b: float([finite(plane.b, "the plane's b")], []),
-      alpha: float([finite(alpha, 'alpha')], []),
+      plane_b: float([checkOffset(plane.b, "the plane's b")], []),
+      alpha: float([alpha], []),
       steer_mask: bool(steered, [batch, seq]),
     };
   }
@@ -360,7 +362,7 @@ export class Gemma2Runner {
       feeds[pastValueName(i)] = cache.values[i];
     }
     if (targets) feeds.target_ids = i64(targets, [batch, seq]);
-    return runSession(await this.session(role), feeds, fetches);
+    return checkFiniteOutputs(await runSession(await this.session(role), feeds, fetches), fetches);
   }
 
   private presentNames(): string[] {
@@ -400,4 +402,23 @@ export class Gemma2Runner {
     const hidden = this.folder.config.hiddenSize;
     return data.slice((i * rows.seq + rows.offsets[i]) * hidden, (i + 1) * rows.seq * hidden);
   }
+}
+
+/**
+ * A non-finite logit, NLL or hidden state is never a result: it comes from the input (weights holding
+ * NaN or infinity, or steering strong enough to overflow float32), so it is an InputError that says so.
+ */
+function checkFiniteOutputs(out: Record<string, HostTensor>, fetches: readonly string[]): Record<string, HostTensor> {
+  for (const name of fetches) {
+    const data = out[name].data;
+    if (typeof data[0] === 'bigint') continue;
+    for (let i = 0; i < data.length; i++) {
+      if (!Number.isFinite(data[i] as number)) {
+        throw new InputError(
+          `the model's ${name} came out non-finite (${String(data[i])} at index ${i}): the model's weights hold NaN or infinite values, or the steering is too strong`,
+        );
+      }
+    }
+  }
+  return out;
 }

@@ -8,7 +8,7 @@
 import type { GenerationResult, GenerationRow, SamplingOptions, StopReason } from '../../protocol';
 import { InputError } from '../errors';
 import type { Gemma2Runner } from '../gemma2/runner';
-import type { SteerRow } from '../gemma2/batchRows';
+import { checkAlpha, type SteerRow } from '../gemma2/batchRows';
 import type { ResidualEdits } from '../gemma2/residualEdits';
 import { rowEdits } from '../methods/rowEdits';
 import { parsePlane } from '../plane';
@@ -108,7 +108,7 @@ interface RowSteering {
 function rowSteering(row: GenerationRow, i: number, runner: GenerationRunner, sampling: ResolvedSampling): RowSteering {
   const what = `row ${i}`;
   if (typeof row !== 'object' || row === null) throw new InputError(`${what}: expected { alpha, plane? }`);
-  if (typeof row.alpha !== 'number' || !Number.isFinite(row.alpha)) throw new InputError(`${what}: alpha must be a finite number, got ${String(row.alpha)}`);
+  checkAlpha(row.alpha, `${what}: alpha`);
   const edits = rowEdits(row, runner.folder, what);
   if (row.plane === undefined) return { prompt: null, generated: null, edits };
   const plane = parsePlane(row.plane, `${what} plane`, runner.folder.config);
@@ -117,7 +117,7 @@ function rowSteering(row: GenerationRow, i: number, runner: GenerationRunner, sa
       `${what} plane: it steers layer ${plane.layer}, but the model was opened with its hook at layer ${runner.hookLayer}; open it at layer ${plane.layer} to use this plane`,
     );
   }
-  // alpha 0 is the comparison's baseline: the unsteered model (the hook itself would still subtract s * n).
+  // Alpha 0 is the unsteered model, as everywhere (STEERING_LIMITS): the hook would still subtract s * n.
   if (row.alpha === 0) return { prompt: null, generated: null, edits };
   const steer = { n: plane.n, b: plane.b, alpha: row.alpha };
   return { prompt: { ...steer, positions: sampling.steerPrompt }, generated: { ...steer, positions: 'all' }, edits };
