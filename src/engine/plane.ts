@@ -3,8 +3,8 @@
  * File format (the CLI contract other tools read): JSON `{"layer": int, "n": <base64 of little-endian float32 | number[]>, "b": number}`;
  * other keys are allowed and kept by whoever writes them.
  */
-import { readFile } from 'node:fs/promises';
 import { InputError } from './errors';
+import { readBoundedFile } from './limits';
 import { checkOffset } from './gemma2/batchRows';
 import { STEERING_LIMITS } from '../protocol';
 
@@ -82,8 +82,9 @@ export function parsePlane(json: unknown, source: string, model?: { hiddenSize: 
 export async function readPlaneFile(file: string, model?: { hiddenSize: number; numHiddenLayers: number }): Promise<Plane> {
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    text = (await readBoundedFile(file)).toString('utf8');
   } catch (e) {
+    if (e instanceof InputError) throw e;
     throw new InputError(`cannot read plane file ${file}: ${(e as Error).message}`);
   }
   let json: unknown;

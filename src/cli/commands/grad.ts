@@ -4,6 +4,7 @@ import { parseCommandArgs, parseIdList, parseNumber, requireOption } from '../ar
 import { InputError } from '../../engine/errors';
 import { openModelFolder } from '../../engine/model/modelFolder';
 import { readPlaneFile } from '../../engine/plane';
+import { checkContext, checkScoredLogits } from '../../engine/gemma2/batchRows';
 import { Gemma2Runner } from '../../engine/gemma2/runner';
 import { firstNonFinite } from '../../engine/train/nonFiniteGuard';
 import { parseDevice } from './deviceOption';
@@ -35,6 +36,9 @@ normalisation) and b, computed by the training graph (the layers above the plane
     const folder = await openModelFolder(requireOption(v.model, '--model'));
     const ids = parseIdList(requireOption(v.ids, '--ids'), '--ids');
     if (ids.length < 2) throw new InputError('--ids needs at least 2 token ids for the NLL');
+    // Before any session exists: a long input costs nothing to refuse.
+    checkContext(ids.length, folder.config);
+    checkScoredLogits(1, ids.length, folder.config, 'a training step');
     const plane = await readPlaneFile(requireOption(v.plane, '--plane'), folder.config);
     const alpha = parseNumber(requireOption(v.alpha, '--alpha'), '--alpha');
     const runner = await Gemma2Runner.open(folder, { hookLayer: plane.layer, device: parseDevice(v.device) });

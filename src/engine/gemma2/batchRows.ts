@@ -6,6 +6,7 @@
 import { InputError } from '../errors';
 import type { Gemma2Config } from '../model/types';
 import { STEERING_LIMITS } from '../../protocol';
+import { LIMITS, checkLimit } from '../limits';
 
 /** The plane, its strength and its positions for one row of a run. */
 export interface SteerRow {
@@ -42,6 +43,20 @@ export function checkIds(ids: ArrayLike<number>, config: Gemma2Config, what: str
   }
 }
 
+/** Refuses a row of `tokens` positions beyond the model's context. */
+export function checkContext(tokens: number, config: Gemma2Config): void {
+  const context = config.maxPositionEmbeddings;
+  if (tokens > context) throw new InputError(`a row of ${tokens} token ids is longer than the model's context of ${context} tokens (max_position_embeddings in config.json)`);
+}
+
+/**
+ * Logits that a run scoring every position of `batch` rows of `seq` tokens computes at once, checked
+ * against LIMITS.logits: the memory of a training step or an NLL, whatever the input's length.
+ */
+export function checkScoredLogits(batch: number, seq: number, config: Gemma2Config, what: string): void {
+  checkLimit(LIMITS.logits, `${what} (${batch} row${batch === 1 ? '' : 's'} x ${seq} tokens x ${config.vocabSize} vocabulary): its logits`, batch * seq * config.vocabSize);
+}
+
 /** Left-pads rows (token ids) to the longest; `firstPosition[row]` is the position id of its first token. */
 export function padRowsLeft(rows: readonly ArrayLike<number>[], config: Gemma2Config, firstPosition?: readonly number[]): PaddedRows {
   if (rows.length === 0) throw new InputError('a batch needs at least one row');
@@ -50,7 +65,9 @@ export function padRowsLeft(rows: readonly ArrayLike<number>[], config: Gemma2Co
     checkIds(row, config, `row ${i}`);
   });
   const batch = rows.length;
-  const seq = Math.max(...rows.map((r) => r.length));
+  let seq = 0;
+  for (const row of rows) seq = Math.max(seq, row.length);
+  checkContext(seq + Math.max(0, ...(firstPosition ?? [])), config);
   const ids = new BigInt64Array(batch * seq).fill(BigInt(config.padTokenId));
   const mask = new BigInt64Array(batch * seq);
   const positions = new BigInt64Array(batch * seq);

@@ -15,7 +15,7 @@ import type { ModelFolder } from '../model/types';
 import { compileGraph } from '../onnx/compileCache';
 import type { ComputeDType, GraphBuilder } from '../onnx/graph';
 import { bool, createSession, i64, runSession, type Device, type HostTensor } from '../runtime/session';
-import { checkAlpha, checkIds, checkOffset, finite, padRowsLeft, steerFeeds, steeredPositions, type PaddedRows, type SteerRow } from './batchRows';
+import { checkAlpha, checkIds, checkOffset, checkScoredLogits, finite, padRowsLeft, steerFeeds, steeredPositions, type PaddedRows, type SteerRow } from './batchRows';
 import { buildForwardGraph, checkHookLayer, hiddenStateName, pastKeyName, pastValueName, presentKeyName, presentValueName } from './forwardGraph';
 import { residualEditFeeds, type ResidualEditFeeds, type ResidualEdits } from './residualEdits';
 import { buildTrainGraph } from './trainGraph';
@@ -232,6 +232,7 @@ export class Gemma2Runner {
       if (row.length < 2) throw new InputError(`row ${i}: the NLL needs at least 2 token ids, got ${row.length}`);
     });
     const padded = padRowsLeft(rows, this.folder.config);
+    checkScoredLogits(padded.batch, padded.seq, this.folder.config, 'the NLL run');
     const targets = new BigInt64Array(padded.batch * padded.seq);
     for (let i = 0; i < padded.batch; i++) {
       for (let t = 0; t + 1 < padded.seq; t++) targets[i * padded.seq + t] = padded.ids[i * padded.seq + t + 1];
@@ -263,6 +264,7 @@ export class Gemma2Runner {
     const hidden = c.hiddenSize;
     const padded = padRowsLeft(rows.map((r) => r.ids), c);
     const { batch, seq } = padded;
+    checkScoredLogits(batch, seq, c, 'a training step');
     const residual = new Float64Array(batch * seq * hidden);
     const y = new Float64Array(batch * seq * hidden);
     const targets = new BigInt64Array(batch * seq);

@@ -7,6 +7,7 @@
  */
 import type { GenerationResult, GenerationRow, SamplingOptions, StopReason } from '../../protocol';
 import { InputError } from '../errors';
+import { LIMITS, checkLimit } from '../limits';
 import type { Gemma2Runner } from '../gemma2/runner';
 import { checkAlpha, type SteerRow } from '../gemma2/batchRows';
 import type { ResidualEdits } from '../gemma2/residualEdits';
@@ -55,8 +56,18 @@ export async function generate(
   const sampling = resolveSampling(request.sampling);
   if (typeof request.prompt !== 'string' || request.prompt.length === 0) throw new InputError('the prompt is empty: generation needs a prompt to continue');
   if (!Array.isArray(request.rows) || request.rows.length === 0) throw new InputError('a generation needs at least one row (an alpha, with or without a plane)');
+  checkLimit(LIMITS.rows, 'the number of generation rows', request.rows.length);
   const steering = request.rows.map((row, i) => rowSteering(row, i, runner, sampling));
+  const context = runner.folder.config.maxPositionEmbeddings;
+  if (request.prompt.length > LIMITS.charactersPerToken * context) {
+    throw new InputError(`the prompt has ${request.prompt.length} characters, more than the model's context of ${context} tokens can hold`);
+  }
   const promptIds = encodePrompt(tokenizer, request.prompt, sampling.chatTemplate);
+  if (promptIds.length + sampling.maxNewTokens > context) {
+    throw new InputError(
+      `the prompt's ${promptIds.length} tokens and up to ${sampling.maxNewTokens} new ones exceed the model's context of ${context} tokens (max_position_embeddings): shorten the prompt or ask for fewer tokens`,
+    );
+  }
   const rows = request.rows.map((_, i) => new RowStream(i, tokenizer, sampling.seed, hooks.onDelta));
 
   const { vocabSize, padTokenId } = runner.folder.config;

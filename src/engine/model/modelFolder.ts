@@ -6,9 +6,10 @@
  * The extension host imports this module: it must stay free of onnxruntime and transformers.
  */
 import { createHash, type Hash } from 'node:crypto';
-import { open, readFile, readdir, stat } from 'node:fs/promises';
+import { open, readdir, stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import { InputError } from '../errors';
+import { readBoundedFile } from '../limits';
 import { defaultHookLayer, parseGemma2Config } from './config';
 import { readExactly, readSafetensorsHeader, type SafetensorsHeader } from './safetensors';
 import type { Gemma2Config, ModelFolder, ModelSummary, SafetensorsDtype, TensorLocation } from './types';
@@ -117,8 +118,9 @@ async function listFolder(root: string): Promise<Set<string>> {
 async function readJson(file: string): Promise<unknown> {
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    text = (await readBoundedFile(file)).toString('utf8');
   } catch (e) {
+    if (e instanceof InputError) throw e;
     throw new InputError(`cannot read ${file}: ${(e as Error).message}`);
   }
   try {
