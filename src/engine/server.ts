@@ -31,11 +31,13 @@ import {
 } from '../protocol';
 import { Engine } from './engine';
 import { CancelledError, InputError } from './errors';
+import { exitWithParent } from './parentWatch';
 
 console.log = console.info = console.debug = console.error;
 // Ctrl-C in a terminal signals the whole process group: the client (the CLI) cancels the running
 // request and shuts the engine down, so the engine itself must outlive the signal.
 process.on('SIGINT', () => undefined);
+exitWithParent();
 
 const engine = new Engine();
 const connection = createMessageConnection(new StreamMessageReader(process.stdin), new StreamMessageWriter(process.stdout));
