@@ -260,6 +260,8 @@ export interface CompareStatesParams {
 /** Method names of the engine protocol; requests are cancellable with JSON-RPC's $/cancelRequest. */
 export const EngineMethods = {
   openModel: 'engine/openModel',
+  /** Validates a model folder without opening it: { modelPath } -> ModelSummary. */
+  inspectModel: 'engine/inspectModel',
   status: 'engine/status',
   train: 'engine/train',
   generate: 'engine/generate',

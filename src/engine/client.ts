@@ -32,6 +32,7 @@ import {
   type LayerDiagnosticsParams,
   type MeanDifferenceParams,
   type MeanDifferenceRecord,
+  type ModelSummary,
   type StateComparison,
   type GenerateParams,
   type GenerationResult,
@@ -101,6 +102,11 @@ export class EngineClient {
     engine.openedModel = params;
     this.lastModel = params;
     return status;
+  }
+
+  /** Validates and summarises a model folder in the engine process, without opening it. */
+  inspectModel(params: { modelPath: string }): Promise<ModelSummary> {
+    return this.call<ModelSummary>(EngineMethods.inspectModel, params);
   }
 
   status(): Promise<EngineStatus> {

@@ -52,6 +52,10 @@ connection.onRequest(byName(EngineMethods.openModel), (params: unknown) =>
   }),
 );
 
+connection.onRequest(byName(EngineMethods.inspectModel), (params: unknown) =>
+  respond(() => engine.inspectModel(text(record(params, 'inspectModel params', ['modelPath']).modelPath, 'inspectModel: modelPath'))),
+);
+
 connection.onRequest(EngineMethods.status, () => respond(async () => engine.status()));
 
 connection.onRequest(byName(EngineMethods.train), (params: unknown, token: CancellationToken) =>

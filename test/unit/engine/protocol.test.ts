@@ -7,7 +7,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { ensureTinyModel } from '../../fixtures/tinyModel';
 import { EngineClient, EngineError, type EngineExit } from '../../../src/engine/client';
@@ -156,4 +156,15 @@ test('a killed engine fails the pending request clearly; the next request runs o
   const result = await client.generate({ prompt: 'Hi', rows: [{ alpha: 0 }], sampling: { maxNewTokens: 2 } });
   assert.equal(result.rows[0].tokens, 2);
   assert.doesNotMatch(stderr, /TypeError|ReferenceError/, 'the engine logged no internal error');
+});
+
+test('issue 11, class 10: inspectModel validates a folder in the engine process; the extension bundle has no model-folder parser', async () => {
+  const summary = await client.inspectModel({ modelPath: dir });
+  assert.equal(summary.numHiddenLayers, 4);
+  assert.match(summary.fingerprint, /^[0-9a-f]{64}$/);
+  await assert.rejects(client.inspectModel({ modelPath: path.join(dir, 'no-such-folder') }), (e: Error) => e instanceof InputError && /does not exist/.test(e.message));
+  const extensionBundle = readFileSync(path.join(path.dirname(ENGINE), 'extension.js'), 'utf8');
+  for (const parser of ['function parseGemma2Config', 'function readSafetensorsHeader', 'function inspectModelFolder']) {
+    assert.ok(!extensionBundle.includes(parser), `dist/extension.js contains ${parser}`);
+  }
 });
