@@ -69,14 +69,17 @@ test('terminal escape codes from a file are shown as escapes, on one line', () =
 
 /** The CLI generating for long, with its engine killed as the OOM killer would; resolves with its exit code and stderr. */
 async function killedEngine(extra: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stderr: string }> {
-  const child = spawn(process.execPath, [CLI, 'generate', '--model', model, '--prompt', 'Once upon a time', '--max-tokens', '100000', '--device', 'cpu', ...extra], {
+  const child = spawn(process.execPath, [CLI, 'generate', '--model', model, '--prompt', 'Once upon a time', '--max-tokens', '8000', '--device', 'cpu', ...extra], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...env },
   });
   let stderr = '';
   child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
   const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
-  await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
+  await new Promise<void>((resolve, reject) => {
+    child.stdout.once('data', () => resolve());
+    void exited.then((code) => reject(new Error(`the CLI exited (${code}) before generating: ${stderr}`)));
+  });
   const engine = fs
     .readdirSync('/proc')
     .filter((p) => /^\d+$/.test(p))
