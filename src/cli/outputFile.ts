@@ -38,7 +38,7 @@ export function checkOutputFile(given: string, flag: string, checks: OutputCheck
         throw new InputError(`${flag} ${file} is the ${inputFlag} file this command reads: write the result to another file`);
       }
     }
-    if (checks.modelDir !== undefined && isInside(real, fs.realpathSync(checks.modelDir))) {
+    if (checks.modelDir !== undefined && isFolder(checks.modelDir) && isInside(real, fs.realpathSync(checks.modelDir))) {
       throw new InputError(`${flag} ${file} is a file of the model folder: write the result outside it`);
     }
     if (!checks.force) throw new InputError(`${flag} ${file} exists: pass --force to replace it, or choose another file`);

@@ -91,8 +91,11 @@ test('without --force a file that appeared during the run is not replaced either
   assert.equal(fs.readFileSync(file, 'utf8'), 'theirs');
 });
 
-test('checkOutputFile: a missing folder is an input error', () => {
+test('checkOutputFile: a missing folder is an input error; a missing model folder is left to the model check', () => {
   assert.throws(() => checkOutputFile(path.join(base, 'nowhere', 'p.json'), '--out'), (e: unknown) => e instanceof InputError && /the folder .*nowhere does not exist/.test(e.message));
+  const existing = path.join(base, 'replace-me.json');
+  fs.writeFileSync(existing, '{}');
+  assert.equal(checkOutputFile(existing, '--out', { force: true, modelDir: path.join(base, 'no-model') }).file, existing);
 });
 
 test('temporary files: a link planted at the old name <file>.<pid>.tmp is not followed, and none is left behind', () => {
