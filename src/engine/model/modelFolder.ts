@@ -90,6 +90,9 @@ async function readModelFolder(dir: string): Promise<{ folder: ModelFolder; arch
   };
   const architectures = (rawConfig as { architectures?: unknown }).architectures;
   const architecture = Array.isArray(architectures) && typeof architectures[0] === 'string' ? architectures[0] : 'Gemma2ForCausalLM';
+  // It is printed as it is (microsteer info, notifications): no terminal escape codes from a file.
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f-\u009f]/.test(architecture)) throw new InputError(`${path.join(root, CONFIG_FILE)}: architectures[0] holds control characters`);
   return { folder, architecture };
 }
 

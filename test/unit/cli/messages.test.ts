@@ -67,6 +67,18 @@ test('terminal escape codes from a file are shown as escapes, on one line', () =
   assert.equal(run.stderr.trimEnd().split('\n').length, 1, run.stderr);
 });
 
+test('a config.json whose architecture holds escape codes is refused, not printed', () => {
+  const dir = path.join(base, 'escaping-model');
+  fs.mkdirSync(dir);
+  for (const f of fs.readdirSync(model)) if (f !== 'config.json' && !f.endsWith('.onnx')) fs.symlinkSync(path.join(model, f), path.join(dir, f));
+  const config = JSON.parse(fs.readFileSync(path.join(model, 'config.json'), 'utf8'));
+  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ ...config, architectures: ['\u001b[2JGemma2ForCausalLM'] }));
+  const run = runCli(['info', '--model', dir]);
+  assert.equal(run.code, 2, run.stderr);
+  assert.match(run.stderr, /architectures\[0\] holds control characters/);
+  assert.ok(!run.stdout.includes('\u001b') && !run.stderr.includes('\u001b'));
+});
+
 /** The CLI generating for long, with its engine killed as the OOM killer would; resolves with its exit code and stderr. */
 async function killedEngine(extra: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stderr: string }> {
   const child = spawn(process.execPath, [CLI, 'generate', '--model', model, '--prompt', 'Once upon a time', '--max-tokens', '8000', '--device', 'cpu', ...extra], {
