@@ -11,6 +11,7 @@ import { before, test } from 'node:test';
 import { encodePlaneVector } from '../../../src/engine/plane';
 import { CLI, runCli } from '../../fixtures/cli';
 import { testTempDir } from '../../fixtures/tempDir';
+import { childOf } from '../../fixtures/processes';
 import { ensureTinyModel } from '../../fixtures/tinyModel';
 
 const base = testTempDir('messages');
@@ -92,18 +93,9 @@ async function killedEngine(extra: string[], env: NodeJS.ProcessEnv = {}): Promi
     child.stdout.once('data', () => resolve());
     void exited.then((code) => reject(new Error(`the CLI exited (${code}) before generating: ${stderr}`)));
   });
-  const engine = fs
-    .readdirSync('/proc')
-    .filter((p) => /^\d+$/.test(p))
-    .find((p) => {
-      try {
-        return fs.readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1].split(' ')[1] === String(child.pid);
-      } catch {
-        return false;
-      }
-    });
+  const engine = childOf(child.pid as number);
   assert.ok(engine, 'the engine is a child of the CLI');
-  process.kill(Number(engine), 'SIGKILL');
+  process.kill(engine as number, 'SIGKILL');
   return { code: await exited, stderr };
 }
 

@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import { before, test } from 'node:test';
 import { CLI, runCli } from '../../fixtures/cli';
 import { testTempDir } from '../../fixtures/tempDir';
+import { childOf, isRunning } from '../../fixtures/processes';
 import { ensureTinyModel } from '../../fixtures/tinyModel';
 
 const base = testTempDir('runaway');
@@ -30,15 +31,6 @@ before(async () => {
   fs.writeFileSync(path.join(hostile, 'tokenizer_config.json'), JSON.stringify({ ...tokenizerConfig, chat_template: ENDLESS }));
 });
 
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1][0] !== 'Z';
-  } catch {
-    return false;
-  }
-};
-
 async function until(condition: () => boolean, ms: number): Promise<boolean> {
   const end = Date.now() + ms;
   while (Date.now() < end) {
@@ -46,21 +38,6 @@ async function until(condition: () => boolean, ms: number): Promise<boolean> {
     await new Promise((r) => setTimeout(r, 50));
   }
   return condition();
-}
-
-/** The engine process: the CLI's child. */
-function childOf(parent: number): number | undefined {
-  const pid = fs
-    .readdirSync('/proc')
-    .filter((p) => /^\d+$/.test(p))
-    .find((p) => {
-      try {
-        return fs.readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1].split(' ')[1] === String(parent);
-      } catch {
-        return false;
-      }
-    });
-  return pid === undefined ? undefined : Number(pid);
 }
 
 /** `generate --chat` on the endless template, the render allowed a minute: the engine's main thread waits on it meanwhile. */
@@ -91,12 +68,12 @@ test('a chat template that never ends: exit 2 after the 2 s limit, naming it and
 test('an engine whose client is killed mid-work exits within 3 s, though its main thread is busy', { timeout: 60_000 }, async () => {
   const { child, engine, exited } = await startEndless();
   try {
-    assert.ok(alive(engine));
+    assert.ok(isRunning(engine));
     process.kill(child.pid as number, 'SIGKILL');
     await exited;
-    assert.ok(await until(() => !alive(engine), 3000), 'the orphaned engine is gone');
+    assert.ok(await until(() => !isRunning(engine), 3000), 'the orphaned engine is gone');
   } finally {
-    if (alive(engine)) process.kill(engine, 'SIGKILL');
+    if (isRunning(engine)) process.kill(engine, 'SIGKILL');
   }
 });
 
@@ -108,8 +85,8 @@ test('the first Ctrl-C ends a command whose engine is busy: exit 130 within the 
     assert.equal(await exited, 130, stderr());
     assert.ok(Date.now() - signalled < 5000, `${Date.now() - signalled} ms`);
     assert.match(stderr(), /microsteer generate: cancelled\n$/);
-    assert.ok(await until(() => !alive(engine), 2000), 'the engine is gone');
+    assert.ok(await until(() => !isRunning(engine), 2000), 'the engine is gone');
   } finally {
-    if (alive(engine)) process.kill(engine, 'SIGKILL');
+    if (isRunning(engine)) process.kill(engine, 'SIGKILL');
   }
 });
