@@ -13,6 +13,7 @@ import { parseGemma2Config } from '../../../src/engine/model/config';
 import { InputError } from '../../../src/engine/errors';
 import { runCliWatched } from '../../fixtures/memoryWatchdog';
 import { testTempDir } from '../../fixtures/tempDir';
+import { modelVariant } from '../../fixtures/modelVariant';
 import { ensureTinyModel } from '../../fixtures/tinyModel';
 
 const base = testTempDir('bounded');
@@ -46,15 +47,6 @@ test('config sizes over their limits are refused at once, naming the key, the li
   }
 });
 
-/** A model folder whose config.json is changed by `patch`; the other files are links to the tiny model's. */
-function patchedModel(name: string, patch: Record<string, unknown>): string {
-  const dir = path.join(base, name);
-  fs.mkdirSync(dir);
-  for (const f of fs.readdirSync(model)) if (f !== 'config.json' && !f.endsWith('.onnx')) fs.symlinkSync(path.join(model, f), path.join(dir, f));
-  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ ...config, ...patch }));
-  return dir;
-}
-
 function assertRefused(run: Awaited<ReturnType<typeof runCliWatched>>, message: RegExp): void {
   assert.equal(run.killed, false, `the watchdog killed it at ${run.peakBytes} bytes resident`);
   assert.equal(run.code, 2, run.stderr);
@@ -63,7 +55,7 @@ function assertRefused(run: Awaited<ReturnType<typeof runCliWatched>>, message: 
 }
 
 test('under the memory watchdog: a config with 1e9 layers, through the engine process', { timeout: 120_000 }, async () => {
-  const dir = patchedModel('layers', { num_hidden_layers: 1e9 });
+  const dir = modelVariant(model, path.join(base, 'layers'), { 'config.json': { num_hidden_layers: 1e9 } });
   assertRefused(await runCliWatched(['generate', '--model', dir, '--prompt', 'Hi', '--device', 'cpu'], RESIDENT_LIMIT), /num_hidden_layers is 1000000000, over the limit .*MICROSTEER_MAX_LAYERS/);
 });
 

@@ -12,6 +12,7 @@ import { encodePlaneVector } from '../../../src/engine/plane';
 import { CLI, runCli } from '../../fixtures/cli';
 import { testTempDir } from '../../fixtures/tempDir';
 import { childOf } from '../../fixtures/processes';
+import { modelVariant } from '../../fixtures/modelVariant';
 import { ensureTinyModel } from '../../fixtures/tinyModel';
 
 const base = testTempDir('messages');
@@ -69,11 +70,7 @@ test('terminal escape codes from a file are shown as escapes, on one line', () =
 });
 
 test('a config.json whose architecture holds escape codes is refused, not printed', () => {
-  const dir = path.join(base, 'escaping-model');
-  fs.mkdirSync(dir);
-  for (const f of fs.readdirSync(model)) if (f !== 'config.json' && !f.endsWith('.onnx')) fs.symlinkSync(path.join(model, f), path.join(dir, f));
-  const config = JSON.parse(fs.readFileSync(path.join(model, 'config.json'), 'utf8'));
-  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ ...config, architectures: ['\u001b[2JGemma2ForCausalLM'] }));
+  const dir = modelVariant(model, path.join(base, 'escaping-model'), { 'config.json': { architectures: ['\u001b[2JGemma2ForCausalLM'] } });
   const run = runCli(['info', '--model', dir]);
   assert.equal(run.code, 2, run.stderr);
   assert.match(run.stderr, /architectures\[0\] holds control characters/);

@@ -12,6 +12,7 @@ import { readSafetensorsHeader } from '../../../src/engine/model/safetensors';
 import { SeededRandom } from '../../../src/engine/random';
 import { runCli } from '../../fixtures/cli';
 import { testTempDir } from '../../fixtures/tempDir';
+import { modelVariant } from '../../fixtures/modelVariant';
 import { ensureTinyModel } from '../../fixtures/tinyModel';
 
 const base = testTempDir('non-finite');
@@ -40,9 +41,7 @@ function refused(args: string[], message: RegExp): void {
 }
 
 test('forward on weights holding a NaN: exit 2 naming the non-finite output, no null logits', async () => {
-  const copy = path.join(base, 'nan-model');
-  fs.mkdirSync(copy);
-  for (const f of fs.readdirSync(model)) if (!f.endsWith('.onnx')) fs.copyFileSync(path.join(model, f), path.join(copy, f));
+  const copy = modelVariant(model, path.join(base, 'nan-model'));
   const weights = path.join(copy, 'model.safetensors');
   const header = await readSafetensorsHeader(weights);
   const norm = header.tensors.find((t) => t.name === 'model.norm.weight');

@@ -5,12 +5,12 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { before, test } from 'node:test';
 import { CLI, runCli } from '../../fixtures/cli';
 import { testTempDir } from '../../fixtures/tempDir';
 import { childOf, isRunning } from '../../fixtures/processes';
+import { modelVariant } from '../../fixtures/modelVariant';
 import { ensureTinyModel } from '../../fixtures/tinyModel';
 
 const base = testTempDir('runaway');
@@ -19,16 +19,7 @@ let hostile: string;
 
 before(async () => {
   const model = await ensureTinyModel();
-  hostile = path.join(base, 'hostile-template');
-  fs.mkdirSync(hostile);
-  for (const f of fs.readdirSync(model)) {
-    if (f === 'tokenizer_config.json' || f.endsWith('.onnx')) continue;
-    // The weights are copied: onnxruntime refuses external data through a link out of the folder.
-    if (f.endsWith('.safetensors')) fs.copyFileSync(path.join(model, f), path.join(hostile, f));
-    else fs.symlinkSync(path.join(model, f), path.join(hostile, f));
-  }
-  const tokenizerConfig = JSON.parse(fs.readFileSync(path.join(model, 'tokenizer_config.json'), 'utf8'));
-  fs.writeFileSync(path.join(hostile, 'tokenizer_config.json'), JSON.stringify({ ...tokenizerConfig, chat_template: ENDLESS }));
+  hostile = modelVariant(model, path.join(base, 'hostile-template'), { 'tokenizer_config.json': { chat_template: ENDLESS } });
 });
 
 async function until(condition: () => boolean, ms: number): Promise<boolean> {
