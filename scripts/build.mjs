@@ -10,6 +10,8 @@ const entries = [
   { in: 'src/extension/extension.ts', out: 'extension' },
   { in: 'src/cli/main.ts', out: 'cli', banner: '#!/usr/bin/env node' },
   { in: 'src/engine/server.ts', out: 'engine' },
+  // Chat templates render on this worker thread, so that one that never ends can be stopped.
+  { in: 'src/engine/chatTemplateWorker.ts', out: 'chatTemplateWorker' },
   // The steering panel's front end runs in the webview (a browser): one self-contained script, toolkit included.
   { in: 'webview/main.ts', out: 'webview', options: { platform: 'browser', format: 'iife', target: 'es2022' } },
   { in: 'webview/diagnostics.ts', out: 'diagnostics', options: { platform: 'browser', format: 'iife', target: 'es2022' } },

@@ -24,6 +24,7 @@ const REQUIRED = [
   'extension/LICENSE.txt',
   'extension/dist/extension.js',
   'extension/dist/engine.js',
+  'extension/dist/chatTemplateWorker.js',
   'extension/dist/webview.js',
   'extension/dist/diagnostics.js',
   'extension/media/panel.css',
@@ -122,7 +123,7 @@ function summary(entries) {
 async function main() {
   const outIndex = process.argv.indexOf('--out');
   const out = path.resolve(outIndex > 0 ? process.argv[outIndex + 1] : path.join(root, `${manifest.name}-${TARGET}-${manifest.version}.vsix`));
-  for (const bundle of ['extension', 'engine', 'webview']) {
+  for (const bundle of ['extension', 'engine', 'chatTemplateWorker', 'webview']) {
     if (!existsSync(path.join(root, 'dist', `${bundle}.js`))) throw new Error(`dist/${bundle}.js is missing: run \`npm run build\` first`);
   }
   const { createVSIX } = require('@vscode/vsce');

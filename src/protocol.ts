@@ -47,6 +47,20 @@ export const TRAIN_DEFAULTS = {
   seed: 0,
 } as const;
 
+/**
+ * Bounds of steering values from any client: beyond them a run only overflows float32 (issue 11).
+ * Alpha 0 means the unsteered model everywhere: no hook at all, not the method's formula at 0
+ * (which would still remove relu(n.v + b) n).
+ */
+export const STEERING_LIMITS = {
+  /** Largest |alpha|: the method's examples use 1.7 to 3.0, the settings allow -5 to 10. */
+  maxAbsAlpha: 100,
+  /** A stored plane's |n| is 1 within this (training normalises it after every step). */
+  unitNormTolerance: 0.01,
+  maxLearningRate: 1,
+  maxLambda: 1e8,
+} as const;
+
 /** One training step's report. */
 export interface TrainProgress {
   step: number;
@@ -246,6 +260,8 @@ export interface CompareStatesParams {
 /** Method names of the engine protocol; requests are cancellable with JSON-RPC's $/cancelRequest. */
 export const EngineMethods = {
   openModel: 'engine/openModel',
+  /** Validates a model folder without opening it: { modelPath } -> ModelSummary. */
+  inspectModel: 'engine/inspectModel',
   status: 'engine/status',
   train: 'engine/train',
   generate: 'engine/generate',
@@ -276,6 +292,8 @@ export interface EngineErrorData {
   name: string;
   /** For a training stopped by non-finite values: the last good plane, as the trainer reported it. */
   lastGood?: unknown;
+  /** The engine's stack trace of an internal error: the client shows it where its user asked for traces. */
+  stack?: string;
 }
 
 export interface TrainProgressNotification {

@@ -1,12 +1,15 @@
 /**
  * How the CLI's model commands use the engine: through an EngineClient (the same engine process the
  * extension runs), with the model open, and Ctrl-C cancelling the running request. A cancelled
- * command exits with 130 (the shell's code for SIGINT) once the engine has stopped; a second Ctrl-C
- * exits at once.
+ * command exits with 130 (the shell's code for SIGINT) once the engine has stopped, or after a grace
+ * period with the engine killed; a second Ctrl-C kills it and exits at once.
  */
 import { EngineClient } from '../engine/client';
 import { CancelledError } from '../engine/errors';
 import type { Device } from '../protocol';
+
+/** How long a cancelled request may take to stop before the engine is killed. */
+const CANCEL_GRACE_MS = 3000;
 
 export async function withEngine<T>(
   command: string,
@@ -16,8 +19,15 @@ export async function withEngine<T>(
   const client = new EngineClient();
   const controller = new AbortController();
   const onSigint = () => {
-    if (controller.signal.aborted) process.exit(130);
+    if (controller.signal.aborted) return quit();
     controller.abort();
+    // An engine busy in one long run may not see the cancellation soon: past the grace, stop it.
+    setTimeout(quit, CANCEL_GRACE_MS).unref();
+  };
+  const quit = () => {
+    client.dispose();
+    console.error(`microsteer ${command}: cancelled`);
+    process.exit(130);
   };
   process.on('SIGINT', onSigint);
   let result: T | undefined;

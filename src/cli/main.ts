@@ -1,7 +1,9 @@
 /**
  * `microsteer`: the engine from a terminal. Exit codes: 0 success, 2 bad input (InputError), 1 anything else.
+ * An error is one line; its stack trace only with --verbose (any command) or MICROSTEER_DEBUG=1.
  */
 import { commands } from './commands';
+import { terminalLine } from './terminalText';
 import { isInputError } from '../engine/errors';
 
 function help(): string {
@@ -15,7 +17,9 @@ function help(): string {
   ].join('\n');
 }
 
-async function main(argv: string[]): Promise<number> {
+async function main(args: string[]): Promise<number> {
+  const verbose = args.includes('--verbose') || process.env.MICROSTEER_DEBUG === '1';
+  const argv = args.filter((a) => a !== '--verbose');
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === '-h') {
     console.log(help());
@@ -23,7 +27,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const command = commands.find((c) => c.name === name);
   if (!command) {
-    console.error(`microsteer: unknown command "${name}"\n\n${help()}`);
+    console.error(`microsteer: unknown command "${terminalLine(name)}"\n\n${help()}`);
     return 2;
   }
   if (rest.includes('--help') || rest.includes('-h')) {
@@ -34,11 +38,13 @@ async function main(argv: string[]): Promise<number> {
     await command.run(rest);
     return 0;
   } catch (e) {
+    const message = terminalLine(e instanceof Error ? e.message : String(e));
     if (isInputError(e)) {
-      console.error(`microsteer ${name}: ${e.message}`);
+      console.error(`microsteer ${name}: ${message}`);
       return 2;
     }
-    console.error(`microsteer ${name}: internal error: ${(e as Error).stack ?? String(e)}`);
+    console.error(`microsteer ${name}: ${message}${verbose ? '' : ' (run with --verbose for details)'}`);
+    if (verbose && e instanceof Error && e.stack) console.error(e.stack);
     return 1;
   }
 }

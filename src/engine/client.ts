@@ -32,6 +32,7 @@ import {
   type LayerDiagnosticsParams,
   type MeanDifferenceParams,
   type MeanDifferenceRecord,
+  type ModelSummary,
   type StateComparison,
   type GenerateParams,
   type GenerationResult,
@@ -69,8 +70,10 @@ export class EngineError extends Error {
     message: string,
     override readonly name: string,
     readonly lastGood?: unknown,
+    engineStack?: string,
   ) {
     super(message);
+    if (engineStack) this.stack = engineStack;
   }
 }
 
@@ -99,6 +102,11 @@ export class EngineClient {
     engine.openedModel = params;
     this.lastModel = params;
     return status;
+  }
+
+  /** Validates and summarises a model folder in the engine process, without opening it. */
+  inspectModel(params: { modelPath: string }): Promise<ModelSummary> {
+    return this.call<ModelSummary>(EngineMethods.inspectModel, params);
   }
 
   status(): Promise<EngineStatus> {
@@ -232,7 +240,7 @@ class EngineProcess {
         const error = new Error(
           this.expected
             ? 'the Micro Steer engine process was shut down'
-            : `the Micro Steer engine process exited unexpectedly (code ${code}, signal ${signal})${why ? `: ${why}` : ''}`,
+            : `the Micro Steer engine process exited unexpectedly (code ${code}, signal ${signal})${why ? `: ${why}` : ''}${signal === 'SIGKILL' ? '; something killed it, often the system running out of memory' : ''}`,
         );
         for (const reject of this.pending) reject(error);
         this.pending.clear();
@@ -292,7 +300,7 @@ function isTransportFailure(e: unknown): boolean {
 function fromResponseError(e: ResponseError<EngineErrorData | undefined>): Error {
   if (e.code === EngineErrorCodes.input) return new InputError(e.message);
   if (e.code === EngineErrorCodes.cancelled) return Object.assign(new CancelledError('the request'), { message: e.message });
-  return new EngineError(e.message, e.data?.name ?? 'Error', e.data?.lastGood);
+  return new EngineError(e.message, e.data?.name ?? 'Error', e.data?.lastGood, e.data?.stack);
 }
 
 /** A CancellationToken for vscode-jsonrpc that follows `cancel`. */

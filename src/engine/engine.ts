@@ -67,6 +67,11 @@ export class Engine {
     return this.status();
   }
 
+  /** Validates a model folder and summarises it, without opening it (the extension host never parses model files). */
+  inspectModel(modelPath: string): Promise<ModelSummary> {
+    return inspectModelFolder(path.resolve(modelPath));
+  }
+
   status(): EngineStatus {
     const runner = this.model?.lastRunner;
     return {

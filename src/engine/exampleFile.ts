@@ -1,12 +1,13 @@
 /** Example texts from a file: one per line (blank lines skipped), or a JSON array of strings. */
-import { readFile } from 'node:fs/promises';
 import { InputError } from './errors';
+import { LIMITS, checkLimit, readBoundedFile } from './limits';
 
 export async function readExampleFile(file: string): Promise<string[]> {
   let content: string;
   try {
-    content = await readFile(file, 'utf8');
+    content = (await readBoundedFile(file)).toString('utf8');
   } catch (e) {
+    if (e instanceof InputError) throw e;
     throw new InputError(`cannot read the examples file ${file}: ${(e as Error).message}`);
   }
   let examples: string[];
@@ -22,6 +23,7 @@ export async function readExampleFile(file: string): Promise<string[]> {
   } else {
     examples = content.split(/\r?\n/).filter((line) => line.trim() !== '');
   }
+  checkLimit(LIMITS.examples, `the number of examples in ${file}`, examples.length);
   if (examples.length === 0) throw new InputError(`${file} has no examples (one per line, or a JSON array of strings)`);
   return examples;
 }

@@ -3,8 +3,10 @@
  * File format (the CLI contract other tools read): JSON `{"layer": int, "n": <base64 of little-endian float32 | number[]>, "b": number}`;
  * other keys are allowed and kept by whoever writes them.
  */
-import { readFile } from 'node:fs/promises';
 import { InputError } from './errors';
+import { readBoundedFile } from './limits';
+import { checkOffset } from './gemma2/batchRows';
+import { STEERING_LIMITS } from '../protocol';
 
 export interface Plane {
   layer: number;
@@ -57,7 +59,14 @@ export function parsePlane(json: unknown, source: string, model?: { hiddenSize: 
     throw new InputError(`${source}: "layer" must be a non-negative integer`);
   }
   if (typeof b !== 'number' || !Number.isFinite(b)) throw new InputError(`${source}: "b" must be a finite number`);
+  checkOffset(b, `${source}: "b"`);
   const n = decodeFloat32Values(record.n, source, 'n');
+  let squares = 0;
+  for (const x of n) squares += x * x;
+  const norm = Math.sqrt(squares);
+  if (!(Math.abs(norm - 1) <= STEERING_LIMITS.unitNormTolerance)) {
+    throw new InputError(`${source}: the direction n must have length 1 (within ${STEERING_LIMITS.unitNormTolerance}), got |n| = ${norm.toPrecision(6)}`);
+  }
   if (model) {
     if (n.length !== model.hiddenSize) {
       throw new InputError(`${source}: plane width ${n.length} does not match the model's hidden size ${model.hiddenSize}`);
@@ -73,8 +82,9 @@ export function parsePlane(json: unknown, source: string, model?: { hiddenSize: 
 export async function readPlaneFile(file: string, model?: { hiddenSize: number; numHiddenLayers: number }): Promise<Plane> {
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    text = (await readBoundedFile(file)).toString('utf8');
   } catch (e) {
+    if (e instanceof InputError) throw e;
     throw new InputError(`cannot read plane file ${file}: ${(e as Error).message}`);
   }
   let json: unknown;

@@ -31,11 +31,13 @@ import {
 } from '../protocol';
 import { Engine } from './engine';
 import { CancelledError, InputError } from './errors';
+import { exitWithParent } from './parentWatch';
 
 console.log = console.info = console.debug = console.error;
 // Ctrl-C in a terminal signals the whole process group: the client (the CLI) cancels the running
 // request and shuts the engine down, so the engine itself must outlive the signal.
 process.on('SIGINT', () => undefined);
+exitWithParent();
 
 const engine = new Engine();
 const connection = createMessageConnection(new StreamMessageReader(process.stdin), new StreamMessageWriter(process.stdout));
@@ -48,6 +50,10 @@ connection.onRequest(byName(EngineMethods.openModel), (params: unknown) =>
     const p = openModelParams(params);
     return engine.openModel(p.modelPath, p.device);
   }),
+);
+
+connection.onRequest(byName(EngineMethods.inspectModel), (params: unknown) =>
+  respond(() => engine.inspectModel(text(record(params, 'inspectModel params', ['modelPath']).modelPath, 'inspectModel: modelPath'))),
 );
 
 connection.onRequest(EngineMethods.status, () => respond(async () => engine.status()));
@@ -111,8 +117,9 @@ function responseError(e: unknown): ResponseError<EngineErrorData> {
   if (e instanceof InputError) return new ResponseError(EngineErrorCodes.input, e.message, { name: e.name });
   if (e instanceof CancelledError) return new ResponseError(EngineErrorCodes.cancelled, e.message, { name: e.name });
   const error = e instanceof Error ? e : new Error(String(e));
-  console.error(`engine: ${error.stack ?? error.message}`);
-  const data: EngineErrorData = { name: error.name };
+  // The trace travels with the answer, so that the client shows it once, where its user asked for it.
+  if (process.env.MICROSTEER_DEBUG === '1') console.error(`engine: ${error.stack ?? error.message}`);
+  const data: EngineErrorData = { name: error.name, stack: error.stack };
   if ('lastGood' in error && error.lastGood !== undefined) data.lastGood = error.lastGood;
   return new ResponseError(EngineErrorCodes.internal, error.message, data);
 }

@@ -5,6 +5,7 @@
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import type { PreTrainedTokenizer } from '@huggingface/transformers' with { 'resolution-mode': 'import' };
+import { renderChatTemplate } from './chatTemplateRenderer';
 import { InputError } from './errors';
 import { CONFIG_FILE, TOKENIZER_CONFIG_FILE, TOKENIZER_FILE, readModelConfig } from './model/modelFolder';
 
@@ -101,13 +102,21 @@ class HfTokenizer implements Tokenizer {
   }
 
   applyChatTemplate(messages: ChatMessage[], options: { addGenerationPrompt?: boolean } = {}): string {
+    const source = `chat template of ${path.join(this.dir, TOKENIZER_CONFIG_FILE)}`;
     try {
+      // transformers builds the render context (messages, special tokens) and renders through its
+      // template cache: a cache entry that renders with a time limit keeps its context exactly.
+      const template = this.hf.get_chat_template({});
+      if (!this.hf._compiled_template_cache.has(template)) {
+        this.hf._compiled_template_cache.set(template, { render: (context: Record<string, unknown>) => renderChatTemplate(template, context, source) });
+      }
       return this.hf.apply_chat_template(messages, {
         tokenize: false,
         add_generation_prompt: options.addGenerationPrompt ?? true,
       }) as string;
     } catch (e) {
-      throw new InputError(`chat template of ${path.join(this.dir, TOKENIZER_CONFIG_FILE)}: ${(e as Error).message}`);
+      if (e instanceof InputError) throw e;
+      throw new InputError(`${source}: ${(e as Error).message}`);
     }
   }
 

@@ -75,6 +75,11 @@ export class EngineHost implements vscode.Disposable {
     return this.opened?.status.model ?? undefined;
   }
 
+  /** Validates a model folder in the engine process (a hostile config.json must not reach the extension host). */
+  inspectModel(modelPath: string): Promise<ModelSummary> {
+    return this.startClient().inspectModel({ modelPath });
+  }
+
   /** Opens the configured model in the engine (starting it) unless it has it open already. */
   ensureModel(): Promise<ModelSummary> {
     const choice = chooseModelPath(vscode.workspace.getConfiguration(SECTION).inspect<string>('modelPath'), vscode.workspace.isTrusted);

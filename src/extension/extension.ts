@@ -54,7 +54,7 @@ export function activate(context: vscode.ExtensionContext): MicroSteerApi {
     statusBar,
     SteeringPanel.registerSerializer(context, panelBackend),
     vscode.languages.registerInlineCompletionItemProvider({ pattern: '**' }, inlineCompletions),
-    command('microSteer.selectModelFolder', selectModelFolder),
+    command('microSteer.selectModelFolder', (folder?: vscode.Uri | string) => selectModelFolder(services, folder)),
     command('microSteer.trainFromSelection', (args?: unknown) => trainFromSelection(services, plainObject<TrainArgs>(args))),
     command('microSteer.generateAtCursor', (args?: unknown) => generateAtCursor(services, plainObject<GenerateArgs>(args))),
     command('microSteer.toggleInlineCompletions', (enable?: boolean) => toggleInlineCompletions(services, enable)),

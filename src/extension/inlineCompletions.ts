@@ -64,7 +64,8 @@ export class SteeredInlineCompletions implements vscode.InlineCompletionItemProv
 export async function toggleInlineCompletions(services: Services, enable?: boolean): Promise<boolean> {
   const config = vscode.workspace.getConfiguration(SECTION);
   const enabled = enable ?? !inlineSettings().enabled;
-  const inWorkspace = config.inspect<boolean>('inlineCompletions.enabled')?.workspaceValue !== undefined;
+  // An untrusted workspace's value does not count (settings.ts): the toggle then sets the user's.
+  const inWorkspace = vscode.workspace.isTrusted && config.inspect<boolean>('inlineCompletions.enabled')?.workspaceValue !== undefined;
   await config.update('inlineCompletions.enabled', enabled, inWorkspace ? vscode.ConfigurationTarget.Workspace : vscode.ConfigurationTarget.Global);
   const active = services.planes.active();
   const hint = !enabled ? '' : !active ? ' No plane is active yet: train one from a selection.' : active.problem ? ` The active plane cannot be used: ${active.problem}.` : '';

@@ -1,14 +1,17 @@
-/** "Micro Steer: Select model folder": pick a folder, validate it, store it in `microSteer.modelPath`. */
+/**
+ * "Micro Steer: Select model folder": pick a folder, have the engine process validate it (its files are
+ * untrusted input, parsed only there), store it in `microSteer.modelPath`.
+ */
 import * as vscode from 'vscode';
-import { inspectModelFolder } from '../engine/model/modelFolder';
 import { formatModelSummary } from '../engine/model/summary';
 import type { ModelSummary } from '../protocol';
+import type { Services } from './services';
 
 /**
  * With `folder` (a Uri or path; used by tests and other commands) the picker is skipped.
  * Returns the summary of the stored folder, or undefined when the user cancelled or the folder is unusable.
  */
-export async function selectModelFolder(folder?: vscode.Uri | string): Promise<ModelSummary | undefined> {
+export async function selectModelFolder(services: Services, folder?: vscode.Uri | string): Promise<ModelSummary | undefined> {
   let dir: string | undefined = typeof folder === 'string' ? folder : folder?.fsPath;
   if (!dir) {
     const picked = await vscode.window.showOpenDialog({
@@ -23,7 +26,7 @@ export async function selectModelFolder(folder?: vscode.Uri | string): Promise<M
   }
   let summary: ModelSummary;
   try {
-    summary = await inspectModelFolder(dir);
+    summary = await services.engine.inspectModel(dir);
   } catch (e) {
     void vscode.window.showErrorMessage(`Micro Steer: ${dir} is not a usable model folder: ${(e as Error).message}`);
     return undefined;

@@ -6,6 +6,7 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { InputError } from '../engine/errors';
+import { LIMITS, checkLimit } from '../engine/limits';
 import type { PlaneRecord } from '../protocol';
 import { askPlaneName, confirmNameFree } from './planeNamePrompt';
 import { checkPlaneModel, parsePlaneRecord, planeNameProblem } from './planeRecords';
@@ -133,8 +134,10 @@ export function importPlane(services: Services, file?: string | vscode.Uri, name
 async function readPlaneFile(uri: vscode.Uri): Promise<PlaneRecord> {
   let text: string;
   try {
+    checkLimit(LIMITS.fileBytes, `the size of ${uri.fsPath}`, (await vscode.workspace.fs.stat(uri)).size);
     text = Buffer.from(await vscode.workspace.fs.readFile(uri)).toString('utf8');
   } catch (e) {
+    if (e instanceof InputError) throw e;
     throw new InputError(`cannot read plane file ${uri.fsPath}: ${(e as Error).message}`);
   }
   let json: unknown;

@@ -66,6 +66,7 @@ export function readPlaneTable(value: unknown): PlaneTable {
  * other entry is kept exactly as it was, malformed ones included: a write must not touch what it does not own.
  */
 export function withPlane(table: unknown, name: string, record: object | undefined): Record<string, unknown> {
+  if (isReservedName(name)) throw new InputError(reservedNameMessage(name));
   const next: Record<string, unknown> = isObject(table) ? { ...table } : {};
   if (record === undefined) delete next[name];
   else next[name] = record;
@@ -92,7 +93,20 @@ export function planeNameProblem(name: string): string | undefined {
   if (name.trim() === '') return 'A plane needs a name.';
   if (name !== name.trim()) return 'The name must not start or end with spaces.';
   if (name.length > 80) return 'Keep the name under 80 characters.';
+  if (isReservedName(name)) return reservedNameMessage(name);
   return undefined;
+}
+
+/**
+ * Names that every JavaScript object already has (__proto__, constructor, toString, ...): as a key of a
+ * settings object such a name is dropped or replaces the object's prototype, so a plane or vector cannot have it.
+ */
+export function isReservedName(name: string): boolean {
+  return name in Object.prototype;
+}
+
+function reservedNameMessage(name: string): string {
+  return `"${name}" is a name every settings object already has; choose another name.`;
 }
 
 /** A default name: the first words of the first example and the local date, e.g. "shall-i-compare-thee 2025-01-31". */

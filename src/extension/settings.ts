@@ -1,11 +1,12 @@
 /**
  * The extension's settings as typed values. The manifest declares them (package.json
- * contributes.configuration); the engine checks the numbers it receives, so a bad value reaches the
- * user as the engine's message naming it.
+ * contributes.configuration); a number outside the manifest's range counts as its default (the engine
+ * checks again what it receives), and a workspace that is not trusted cannot switch inline completions on.
  */
 import * as vscode from 'vscode';
 import type { Device, SamplingOptions, TrainOptions } from '../protocol';
 import { TRAINING_SPLITS, type TrainingSplit } from './exampleSplit';
+import { numericSettingProblem, trustedSettingValue } from './settingRules';
 
 export const SECTION = 'microSteer';
 
@@ -28,8 +29,16 @@ function checked<T>(key: string, valid: (value: unknown) => value is T): T {
   throw new Error(`the setting ${SECTION}.${key} has no valid default in the extension's manifest`);
 }
 
-const isNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
-const isBoolean = (v: unknown): v is boolean => typeof v === 'boolean';
+/** A numeric setting within the manifest's range, or its manifest default. */
+function numeric(key: string): number {
+  return checked(key, (v): v is number => numericSettingProblem(key, v) === undefined);
+}
+
+/** A numeric setting that may be unset (the method's default): a value outside the manifest's range is unset too. */
+function optionalNumber(key: string): number | undefined {
+  const value = optional<unknown>(key);
+  return value !== undefined && numericSettingProblem(key, value) === undefined ? (value as number) : undefined;
+}
 
 export function configuredDevice(): Device {
   return checked('device', (v): v is Device => v === 'auto' || v === 'cpu' || v === 'cuda');
@@ -37,7 +46,7 @@ export function configuredDevice(): Device {
 
 /** The generation alpha of the active plane. */
 export function configuredAlpha(): number {
-  return checked('alpha', isNumber);
+  return numeric('alpha');
 }
 
 export function trainingSplit(): TrainingSplit {
@@ -47,28 +56,28 @@ export function trainingSplit(): TrainingSplit {
 /** Training options from `microSteer.training.*`; unset ones take the method's defaults in the engine. */
 export function trainOptions(useAveraging: boolean): TrainOptions {
   return {
-    layer: optional('training.layer'),
-    steps: optional('training.steps'),
-    learningRate: optional('training.learningRate'),
-    alpha: optional('training.alpha'),
+    layer: optionalNumber('training.layer'),
+    steps: optionalNumber('training.steps'),
+    learningRate: optionalNumber('training.learningRate'),
+    alpha: optionalNumber('training.alpha'),
     useAveraging,
-    lambdaMle: optional('training.lambdaMle'),
-    lambdaCap: optional('training.lambdaCap'),
-    lambdaTheta: optional('training.lambdaTheta'),
+    lambdaMle: optionalNumber('training.lambdaMle'),
+    lambdaCap: optionalNumber('training.lambdaCap'),
+    lambdaTheta: optionalNumber('training.lambdaTheta'),
     mleMode: optional('training.mleMode'),
-    batchSize: optional('training.batchSize'),
-    seed: optional('training.seed'),
+    batchSize: optionalNumber('training.batchSize'),
+    seed: optionalNumber('training.seed'),
   };
 }
 
 /** Sampling from `microSteer.generation.*`; an unset seed draws a fresh one, so that each generation differs. */
 export function samplingOptions(maxNewTokens?: number): SamplingOptions {
   return {
-    temperature: optional('generation.temperature'),
-    topK: optional('generation.topK'),
-    topP: optional('generation.topP'),
-    seed: optional<number>('generation.seed') ?? Math.floor(Math.random() * 0x1_0000_0000),
-    maxNewTokens: maxNewTokens ?? optional('generation.maxNewTokens'),
+    temperature: optionalNumber('generation.temperature'),
+    topK: optionalNumber('generation.topK'),
+    topP: optionalNumber('generation.topP'),
+    seed: optionalNumber('generation.seed') ?? Math.floor(Math.random() * 0x1_0000_0000),
+    maxNewTokens: maxNewTokens ?? optionalNumber('generation.maxNewTokens'),
     chatTemplate: optional('generation.chatTemplate'),
     steerPrompt: optional('generation.steerPrompt'),
   };
@@ -76,7 +85,7 @@ export function samplingOptions(maxNewTokens?: number): SamplingOptions {
 
 /** How much text before the cursor makes the prompt. */
 export function promptContextChars(): number {
-  return Math.max(1, Math.floor(checked('generation.contextChars', isNumber)));
+  return numeric('generation.contextChars');
 }
 
 export interface InlineSettings {
@@ -87,8 +96,9 @@ export interface InlineSettings {
 
 export function inlineSettings(): InlineSettings {
   return {
-    enabled: checked('inlineCompletions.enabled', isBoolean),
-    debounceMs: Math.max(0, checked('inlineCompletions.debounceMs', isNumber)),
-    maxTokens: Math.max(1, Math.floor(checked('inlineCompletions.maxTokens', isNumber))),
+    // It makes the model run by itself as one types: a workspace that is not trusted cannot switch it on.
+    enabled: trustedSettingValue(config().inspect<unknown>('inlineCompletions.enabled'), vscode.workspace.isTrusted) === true,
+    debounceMs: numeric('inlineCompletions.debounceMs'),
+    maxTokens: numeric('inlineCompletions.maxTokens'),
   };
 }

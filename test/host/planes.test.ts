@@ -93,6 +93,26 @@ suite('Steering planes in the settings', () => {
     assert.match(shown.messages.find((m) => m.level === 'error')?.text ?? '', /broken\.plane\.json: "lossHistory" must be an array of finite numbers/);
   });
 
+  test('issue 11: a plane file over the size limit is refused before it is read, and a reserved name before anything is stored', async () => {
+    const big = path.join(tmp, 'big.plane.json');
+    fs.writeFileSync(big, ' '.repeat(17 * 1024 * 1024));
+    const before = storedPlanes();
+    const shown = recordMessages();
+    try {
+      assert.equal(await vscode.commands.executeCommand('microSteer.importPlane', big, 'big'), undefined);
+      const good = path.join(tmp, 'good-again.plane.json');
+      fs.writeFileSync(good, JSON.stringify(planeFor(model)));
+      assert.equal(await vscode.commands.executeCommand('microSteer.importPlane', good, '__proto__'), undefined);
+    } finally {
+      shown.restore();
+      fs.rmSync(big);
+    }
+    assert.deepEqual(storedPlanes(), before);
+    const errors = shown.messages.filter((m) => m.level === 'error').map((m) => m.text);
+    assert.ok(errors.some((t) => /big\.plane\.json is 17825792, over the limit of 16777216 bytes \(set MICROSTEER_MAX_FILE_BYTES/.test(t)), errors.join('\n'));
+    assert.ok(errors.some((t) => /every settings object already has/.test(t)), errors.join('\n'));
+  });
+
   test('rename and delete change one entry; the active plane follows a rename', async () => {
     const before = storedPlanes();
     assert.equal(await vscode.commands.executeCommand('microSteer.renamePlane', 'imported', 'renamed'), 'renamed');

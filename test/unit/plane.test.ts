@@ -6,7 +6,7 @@ import { InputError } from '../../src/engine/errors';
 const model = { hiddenSize: 4, numHiddenLayers: 4 };
 
 test('base64 n decodes to the same little-endian float32 values', () => {
-  const n = Float32Array.from([0.5, -1.25, 3e-8, 1e10]);
+  const n = Float32Array.from([0.6, -0.8, 3e-8, -1e-10]);
   // Independent encoding: DataView with explicit little-endian writes.
   const view = new DataView(new ArrayBuffer(16));
   n.forEach((x, i) => view.setFloat32(i * 4, x, true));
@@ -37,6 +37,10 @@ test('bad planes are rejected with a message naming the problem', () => {
     [{ layer: 1, n: Buffer.alloc(6).toString('base64'), b: 0 }, /6 bytes, not a whole number of float32s/],
     [{ layer: 1, n: encodePlaneVector(Float32Array.from([1, NaN, 0, 0])), b: 0 }, /n\[1\] is not a finite number/],
     [{ layer: 1, n: {}, b: 0 }, /"n" must be base64 float32 or an array/],
+    [{ layer: 1, n: [1e30, 0, 0, 0], b: 0 }, /n must have length 1 \(within 0\.01\), got \|n\| = 1\.00000e\+30/],
+    [{ layer: 1, n: [0.5, 0, 0, 0], b: 0 }, /\|n\| = 0\.500000/],
+    [{ layer: 1, n: [1, 0, 0, 0], b: 5 }, /"b" must be in \(-1, 1\)/],
+    [{ layer: 1, n: [1, 0, 0, 0], b: -1 }, /"b" must be in \(-1, 1\)/],
   ];
   for (const [json, message] of cases) {
     assert.throws(() => parsePlane(json, 'p.json', model), (e: unknown) => e instanceof InputError && message.test(e.message) && e.message.startsWith('p.json'));

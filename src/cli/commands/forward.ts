@@ -4,6 +4,7 @@ import { parseCommandArgs, parseIdList, parseNumber, requireOption } from '../ar
 import { InputError } from '../../engine/errors';
 import { openModelFolder } from '../../engine/model/modelFolder';
 import { readPlaneFile } from '../../engine/plane';
+import { checkContext, checkScoredLogits } from '../../engine/gemma2/batchRows';
 import { Gemma2Runner } from '../../engine/gemma2/runner';
 import type { SteerRow } from '../../engine/gemma2/batchRows';
 import { parseDevice } from './deviceOption';
@@ -31,6 +32,9 @@ NLL of ids[1:] given their prefixes, with the plane applied at every position (a
     const folder = await openModelFolder(requireOption(v.model, '--model'));
     const ids = parseIdList(requireOption(v.ids, '--ids'), '--ids');
     if (ids.length < 2) throw new InputError('--ids needs at least 2 token ids for the NLL');
+    // Before any session exists: a long input costs nothing to refuse.
+    checkContext(ids.length, folder.config);
+    checkScoredLogits(1, ids.length, folder.config, 'the NLL run');
     const positions = v.positions ?? 'all';
     if (positions !== 'all' && positions !== 'last') throw new InputError(`--positions must be all or last, got "${positions}"`);
     let steer: SteerRow | undefined;

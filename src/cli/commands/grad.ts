@@ -4,7 +4,9 @@ import { parseCommandArgs, parseIdList, parseNumber, requireOption } from '../ar
 import { InputError } from '../../engine/errors';
 import { openModelFolder } from '../../engine/model/modelFolder';
 import { readPlaneFile } from '../../engine/plane';
+import { checkContext, checkScoredLogits } from '../../engine/gemma2/batchRows';
 import { Gemma2Runner } from '../../engine/gemma2/runner';
+import { firstNonFinite } from '../../engine/train/nonFiniteGuard';
 import { parseDevice } from './deviceOption';
 import { TOKEN_RUN_OPTIONS } from './tokenRunOptions';
 
@@ -34,12 +36,17 @@ normalisation) and b, computed by the training graph (the layers above the plane
     const folder = await openModelFolder(requireOption(v.model, '--model'));
     const ids = parseIdList(requireOption(v.ids, '--ids'), '--ids');
     if (ids.length < 2) throw new InputError('--ids needs at least 2 token ids for the NLL');
+    // Before any session exists: a long input costs nothing to refuse.
+    checkContext(ids.length, folder.config);
+    checkScoredLogits(1, ids.length, folder.config, 'a training step');
     const plane = await readPlaneFile(requireOption(v.plane, '--plane'), folder.config);
     const alpha = parseNumber(requireOption(v.alpha, '--alpha'), '--alpha');
     const runner = await Gemma2Runner.open(folder, { hookLayer: plane.layer, device: parseDevice(v.device) });
     try {
       const [sites] = await runner.hookActivations([ids]);
       const step = await runner.trainStep([{ ids, residual: sites.residual, y: sites.y }], plane, alpha);
+      const bad = firstNonFinite([['the loss', step.loss], ['dLoss/dn', step.gradN], ['dLoss/db', step.gradB]]);
+      if (bad) throw new InputError(`${bad} is not finite: the model's weights hold NaN or infinite values, or the steering is too strong`);
       console.log(JSON.stringify({ loss: step.loss, grad_n: Array.from(step.gradN), grad_b: step.gradB }));
     } finally {
       await runner.release();

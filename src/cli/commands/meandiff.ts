@@ -1,9 +1,7 @@
 /** `microsteer meandiff`: mean-difference steering vectors from two example sets, as a vector file and optionally a GGUF control vector. */
-import { existsSync } from 'node:fs';
-import { rename, rm, writeFile } from 'node:fs/promises';
-import * as path from 'node:path';
 import type { Command } from '../command';
 import { parseCommandArgs, requireOption } from '../args';
+import { checkOutputFile, saveOutputFile } from '../outputFile';
 import { InputError } from '../../engine/errors';
 import { meanDifference } from '../../engine/methods/meanDifference';
 import { norm } from '../../engine/methods/statistics';
@@ -35,6 +33,7 @@ direction.<layer> is added after that layer there too; layer 0 has no slot in th
   --chat              wrap each example as a user turn of the model's chat template
   --out FILE          the vector file to write
   --gguf FILE         also write a GGUF control vector
+  --force             replace existing --out and --gguf files
   --import FILE       convert a GGUF control vector instead (no model needed)
   --json              print a summary as JSON: {"out", "gguf", "layers": [{"layer", "norm"}], "skipped"}
   --device D          auto (default), cpu or cuda`,
@@ -49,12 +48,15 @@ direction.<layer> is added after that layer there too; layer 0 has no slot in th
       chat: { type: 'boolean' },
       out: { type: 'string' },
       gguf: { type: 'string' },
+      force: { type: 'boolean' },
       import: { type: 'string' },
       json: { type: 'boolean' },
       device: { type: 'string' },
     });
-    const out = outputPath(requireOption(v.out, '--out'), '--out');
-    const gguf = v.gguf === undefined ? undefined : outputPath(v.gguf, '--gguf');
+    const checks = { force: v.force, inputs: { '--source': v.source, '--target': v.target, '--import': v.import }, modelDir: v.model };
+    const out = checkOutputFile(requireOption(v.out, '--out'), '--out', checks);
+    const gguf = v.gguf === undefined ? undefined : checkOutputFile(v.gguf, '--gguf', checks);
+    if (gguf?.file === out.file) throw new InputError('--out and --gguf name the same file: give two files');
     let vectors: SteeringVectors;
     if (v.import !== undefined) {
       const given = (['model', 'source', 'target', 'layers', 'position', 'chat'] as const).filter((flag) => v[flag] !== undefined);
@@ -71,37 +73,20 @@ direction.<layer> is added after that layer there too; layer 0 has no slot in th
       );
     }
 
-    await writeWhole(out, `${JSON.stringify(vectors.record, null, 2)}\n`);
+    saveOutputFile(out, `${JSON.stringify(vectors.record, null, 2)}\n`, 'vector file');
     let skipped: number[] = [];
     if (gguf) {
       const exported = controlVectorOfRecord(vectors);
       skipped = exported.skippedLayers;
-      await writeWhole(gguf, exported.bytes);
+      saveOutputFile(gguf, exported.bytes, 'GGUF control vector');
     }
     const layers = [...vectors.vectors].map(([layer, vector]) => ({ layer, norm: norm(vector) }));
     if (v.json) {
-      console.log(JSON.stringify({ out, gguf: gguf ?? null, layers, skipped }));
+      console.log(JSON.stringify({ out: out.file, gguf: gguf?.file ?? null, layers, skipped }));
       return;
     }
-    console.log(`wrote ${out}${gguf ? ` and ${gguf}` : ''}: ${layers.length} layer${layers.length === 1 ? '' : 's'}`);
+    console.log(`wrote ${out.file}${gguf ? ` and ${gguf.file}` : ''}: ${layers.length} layer${layers.length === 1 ? '' : 's'}`);
     for (const { layer, norm: n } of layers) console.log(`  layer ${String(layer).padStart(3)}  |delta| ${n.toPrecision(5)}`);
-    if (skipped.length > 0) console.log(`  (layer 0 is not in ${gguf}: a GGUF control vector has no slot for it)`);
+    if (skipped.length > 0) console.log(`  (layer 0 is not in ${gguf?.file}: a GGUF control vector has no slot for it)`);
   },
 };
-
-function outputPath(file: string, flag: string): string {
-  const resolved = path.resolve(file);
-  if (!existsSync(path.dirname(resolved))) throw new InputError(`${flag} ${resolved}: the folder ${path.dirname(resolved)} does not exist`);
-  return resolved;
-}
-
-/** Written beside the target and renamed into place: the file is whole or absent. */
-async function writeWhole(file: string, data: string | Uint8Array): Promise<void> {
-  const temp = `${file}.${process.pid}.tmp`;
-  try {
-    await writeFile(temp, data);
-    await rename(temp, file);
-  } finally {
-    await rm(temp, { force: true });
-  }
-}

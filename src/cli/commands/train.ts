@@ -1,10 +1,8 @@
 /** `microsteer train`: train a steering plane on example texts and write it as a plane file. */
-import { existsSync } from 'node:fs';
-import { rename, rm, writeFile } from 'node:fs/promises';
-import * as path from 'node:path';
 import type { Command } from '../command';
 import { parseCommandArgs, parseInteger, parseNumber, requireOption } from '../args';
 import { withEngine } from '../engineSession';
+import { checkOutputFile, saveOutputFile } from '../outputFile';
 import { ProgressBar, formatTrainProgress } from '../progressBar';
 import { InputError } from '../../engine/errors';
 import { readExampleFile } from '../../engine/exampleFile';
@@ -26,7 +24,8 @@ Ctrl-C cancels (exit code 130, no file written).
   --model DIR           the model folder
   --examples FILE       example texts: one per line (blank lines skipped), or a JSON array of strings
   --text TEXT           an example text (repeatable), instead of --examples
-  --out FILE            the plane file to write
+  --out FILE            the plane file to write (checked before training: not an input or a model file)
+  --force               replace an existing --out file
   --layer N             hook layer (default floor(layers / 2))
   --steps N             optimiser steps (default ${d.steps})
   --lr X                Adam learning rate (default ${d.learningRate})
@@ -47,6 +46,7 @@ Ctrl-C cancels (exit code 130, no file written).
       examples: { type: 'string' },
       text: { type: 'string', multiple: true },
       out: { type: 'string' },
+      force: { type: 'boolean' },
       layer: { type: 'string' },
       steps: { type: 'string' },
       lr: { type: 'string' },
@@ -62,8 +62,7 @@ Ctrl-C cancels (exit code 130, no file written).
       device: { type: 'string' },
     });
     const modelPath = requireOption(v.model, '--model');
-    const out = path.resolve(requireOption(v.out, '--out'));
-    if (!existsSync(path.dirname(out))) throw new InputError(`--out ${out}: the folder ${path.dirname(out)} does not exist`);
+    const out = checkOutputFile(requireOption(v.out, '--out'), '--out', { force: v.force, inputs: { '--examples': v.examples }, modelDir: modelPath });
     if (v.averaging && v['no-averaging']) throw new InputError('give --averaging or --no-averaging, not both');
     const mode = v.mode;
     if (mode !== undefined && mode !== 'sequence' && mode !== 'notebook') throw new InputError(`--mode must be sequence or notebook, got "${mode}"`);
@@ -95,16 +94,9 @@ Ctrl-C cancels (exit code 130, no file written).
         bar.finish();
       }
     });
-    // Written beside the target and renamed into place: a plane file is whole or absent.
-    const temp = `${out}.${process.pid}.tmp`;
-    try {
-      await writeFile(temp, `${JSON.stringify(record, null, 2)}\n`);
-      await rename(temp, out);
-    } finally {
-      await rm(temp, { force: true });
-    }
+    saveOutputFile(out, `${JSON.stringify(record, null, 2)}\n`, 'plane');
     console.log(
-      `wrote ${out}: layer ${record.layer}, b ${record.b.toFixed(4)}, loss ${record.initialLoss.toPrecision(5)} -> ${record.finalLoss.toPrecision(5)} ` +
+      `wrote ${out.file}: layer ${record.layer}, b ${record.b.toFixed(4)}, loss ${record.initialLoss.toPrecision(5)} -> ${record.finalLoss.toPrecision(5)} ` +
         `over ${record.training.steps} steps on ${examples.length} example${examples.length === 1 ? '' : 's'}`,
     );
   },

@@ -5,6 +5,8 @@
  */
 import { InputError } from '../errors';
 import type { Gemma2Config } from '../model/types';
+import { STEERING_LIMITS } from '../../protocol';
+import { LIMITS, checkLimit } from '../limits';
 
 /** The plane, its strength and its positions for one row of a run. */
 export interface SteerRow {
@@ -41,6 +43,20 @@ export function checkIds(ids: ArrayLike<number>, config: Gemma2Config, what: str
   }
 }
 
+/** Refuses a row of `tokens` positions beyond the model's context. */
+export function checkContext(tokens: number, config: Gemma2Config): void {
+  const context = config.maxPositionEmbeddings;
+  if (tokens > context) throw new InputError(`a row of ${tokens} token ids is longer than the model's context of ${context} tokens (max_position_embeddings in config.json)`);
+}
+
+/**
+ * Logits that a run scoring every position of `batch` rows of `seq` tokens computes at once, checked
+ * against LIMITS.logits: the memory of a training step or an NLL, whatever the input's length.
+ */
+export function checkScoredLogits(batch: number, seq: number, config: Gemma2Config, what: string): void {
+  checkLimit(LIMITS.logits, `${what} (${batch} row${batch === 1 ? '' : 's'} x ${seq} tokens x ${config.vocabSize} vocabulary): its logits`, batch * seq * config.vocabSize);
+}
+
 /** Left-pads rows (token ids) to the longest; `firstPosition[row]` is the position id of its first token. */
 export function padRowsLeft(rows: readonly ArrayLike<number>[], config: Gemma2Config, firstPosition?: readonly number[]): PaddedRows {
   if (rows.length === 0) throw new InputError('a batch needs at least one row');
@@ -49,7 +65,9 @@ export function padRowsLeft(rows: readonly ArrayLike<number>[], config: Gemma2Co
     checkIds(row, config, `row ${i}`);
   });
   const batch = rows.length;
-  const seq = Math.max(...rows.map((r) => r.length));
+  let seq = 0;
+  for (const row of rows) seq = Math.max(seq, row.length);
+  checkContext(seq + Math.max(0, ...(firstPosition ?? [])), config);
   const ids = new BigInt64Array(batch * seq).fill(BigInt(config.padTokenId));
   const mask = new BigInt64Array(batch * seq);
   const positions = new BigInt64Array(batch * seq);
@@ -82,18 +100,18 @@ export interface SteerFeeds {
   steered: Uint8Array;
 }
 
-/** Rows without a plane get n = 0 and no steered positions: the hook is the identity there. */
+/** Rows without a plane, or at alpha 0 (the unsteered model), get n = 0 and no steered positions: the hook is the identity there. */
 export function steerFeeds(steer: readonly (SteerRow | null | undefined)[] | undefined, lengths: readonly number[], seq: number, hidden: number): SteerFeeds {
   const batch = lengths.length;
   if (steer && steer.length !== batch) throw new InputError(`${steer.length} steering rows for a batch of ${batch}`);
   const feeds: SteerFeeds = { n: new Float64Array(batch * hidden), b: new Float64Array(batch), alpha: new Float64Array(batch), steered: new Uint8Array(batch * seq) };
   steer?.forEach((row, i) => {
-    if (!row) return;
     const what = `steering row ${i}`;
+    if (!row || checkAlpha(row.alpha, `${what}: alpha`) === 0) return;
     if (row.n.length !== hidden) throw new InputError(`${what}: the plane has ${row.n.length} entries, expected the model's hidden size ${hidden}`);
     for (let k = 0; k < hidden; k++) feeds.n[i * hidden + k] = finite(row.n[k], `${what}: n[${k}]`);
-    feeds.b[i] = finite(row.b, `${what}: b`);
-    feeds.alpha[i] = finite(row.alpha, `${what}: alpha`);
+    feeds.b[i] = checkOffset(row.b, `${what}: b`);
+    feeds.alpha[i] = row.alpha;
     const flags = steeredPositions(row.positions, lengths[i], what);
     const offset = seq - lengths[i];
     flags.forEach((f, t) => (feeds.steered[i * seq + offset + t] = f ? 1 : 0));
@@ -104,4 +122,17 @@ export function steerFeeds(steer: readonly (SteerRow | null | undefined)[] | und
 export function finite(x: number, what: string): number {
   if (typeof x !== 'number' || !Number.isFinite(x)) throw new InputError(`${what} must be a finite number, got ${x}`);
   return x;
+}
+
+/** A steering strength within STEERING_LIMITS.maxAbsAlpha. */
+export function checkAlpha(alpha: number, what: string): number {
+  const max = STEERING_LIMITS.maxAbsAlpha;
+  if (Math.abs(finite(alpha, what)) > max) throw new InputError(`${what} must be in [-${max}, ${max}], got ${alpha}`);
+  return alpha;
+}
+
+/** A plane's offset b = tanh(theta): in (-1, 1). */
+export function checkOffset(b: number, what: string): number {
+  if (Math.abs(finite(b, what)) >= 1) throw new InputError(`${what} must be in (-1, 1) (it is tanh(theta)), got ${b}`);
+  return b;
 }

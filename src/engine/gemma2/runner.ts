@@ -15,7 +15,7 @@ import type { ModelFolder } from '../model/types';
 import { compileGraph } from '../onnx/compileCache';
 import type { ComputeDType, GraphBuilder } from '../onnx/graph';
 import { bool, createSession, i64, runSession, type Device, type HostTensor } from '../runtime/session';
-import { checkIds, finite, padRowsLeft, steerFeeds, steeredPositions, type PaddedRows, type SteerRow } from './batchRows';
+import { checkAlpha, checkIds, checkOffset, checkScoredLogits, finite, padRowsLeft, steerFeeds, steeredPositions, type PaddedRows, type SteerRow } from './batchRows';
 import { buildForwardGraph, checkHookLayer, hiddenStateName, pastKeyName, pastValueName, presentKeyName, presentValueName } from './forwardGraph';
 import { residualEditFeeds, type ResidualEditFeeds, type ResidualEdits } from './residualEdits';
 import { buildTrainGraph } from './trainGraph';
@@ -239,6 +239,7 @@ export class Gemma2Runner {
       if (row.length < 2) throw new InputError(`row ${i}: the NLL needs at least 2 token ids, got ${row.length}`);
     });
     const padded = padRowsLeft(rows, this.folder.config);
+    checkScoredLogits(padded.batch, padded.seq, this.folder.config, 'the NLL run');
     const targets = new BigInt64Array(padded.batch * padded.seq);
     for (let i = 0; i < padded.batch; i++) {
       for (let t = 0; t + 1 < padded.seq; t++) targets[i * padded.seq + t] = padded.ids[i * padded.seq + t + 1];
@@ -270,11 +271,14 @@ export class Gemma2Runner {
     const hidden = c.hiddenSize;
     const padded = padRowsLeft(rows.map((r) => r.ids), c);
     const { batch, seq } = padded;
+    checkScoredLogits(batch, seq, c, 'a training step');
     const residual = new Float64Array(batch * seq * hidden);
     const y = new Float64Array(batch * seq * hidden);
     const targets = new BigInt64Array(batch * seq);
     const labels = new Float64Array(batch * seq);
     const steered = new Uint8Array(batch * seq);
+    // Alpha 0 is the unsteered model (STEERING_LIMITS): nothing steered, so the gradient is zero.
+    const unsteered = checkAlpha(alpha, 'alpha') === 0;
     rows.forEach((row, i) => {
       const len = row.ids.length;
       const what = `training row ${i}`;
@@ -285,7 +289,7 @@ export class Gemma2Runner {
       residual.set(Array.from(row.residual), at * hidden);
       y.set(Array.from(row.y), at * hidden);
       const labelled = row.labels ? steeredPositions(row.labels, len, `${what} labels`) : Array.from({ length: len }, (_, t) => t < len - 1);
-      steeredPositions(row.steered, len, `${what} steered positions`).forEach((f, t) => (steered[at + t] = f ? 1 : 0));
+      steeredPositions(row.steered, len, `${what} steered positions`).forEach((f, t) => (steered[at + t] = f && !unsteered ? 1 : 0));
       labelled.forEach((f, t) => {
         if (!f) return;
         if (t + 1 >= len) throw new InputError(`${what}: position ${t} is labelled but has no next token`);
@@ -305,8 +309,8 @@ export class Gemma2Runner {
       attention_mask: i64(padded.mask, [batch, seq]),
       position_ids: i64(padded.positions, [batch, seq]),
       plane_n: float(Array.from(plane.n, (v, k) => finite(v, `the plane's n[${k}]`)), [hidden]),
-      plane_b: float([finite(plane.b, "the plane's b")], []),
-      alpha: float([finite(alpha, 'alpha')], []),
+      plane_b: float([checkOffset(plane.b, "the plane's b")], []),
+      alpha: float([alpha], []),
       steer_mask: bool(steered, [batch, seq]),
     };
   }
@@ -367,7 +371,7 @@ export class Gemma2Runner {
       feeds[pastValueName(i)] = cache.values[i];
     }
     if (targets) feeds.target_ids = i64(targets, [batch, seq]);
-    return runSession(await this.session(role), feeds, fetches);
+    return checkFiniteOutputs(await runSession(await this.session(role), feeds, fetches), fetches);
   }
 
   private presentNames(): string[] {
@@ -407,4 +411,26 @@ export class Gemma2Runner {
     const hidden = this.folder.config.hiddenSize;
     return data.slice((i * rows.seq + rows.offsets[i]) * hidden, (i + 1) * rows.seq * hidden);
   }
+}
+
+/**
+ * A non-finite logit, NLL or hidden state is never a result: it comes from the input (weights holding
+ * NaN or infinity, or steering strong enough to overflow float32), so it is an InputError that says so.
+ * The KV cache is not scanned (it would make each decode step cost the whole cache): what goes wrong
+ * there reaches the logits.
+ */
+function checkFiniteOutputs(out: Record<string, HostTensor>, fetches: readonly string[]): Record<string, HostTensor> {
+  for (const name of fetches) {
+    if (name.startsWith('present')) continue;
+    const data = out[name].data;
+    if (typeof data[0] === 'bigint') continue;
+    for (let i = 0; i < data.length; i++) {
+      if (!Number.isFinite(data[i] as number)) {
+        throw new InputError(
+          `the model's ${name} came out non-finite (${String(data[i])} at index ${i}): the model's weights hold NaN or infinite values, or the steering is too strong`,
+        );
+      }
+    }
+  }
+  return out;
 }

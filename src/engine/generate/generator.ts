@@ -7,8 +7,9 @@
  */
 import type { GenerationResult, GenerationRow, SamplingOptions, StopReason } from '../../protocol';
 import { InputError } from '../errors';
+import { LIMITS, checkLimit } from '../limits';
 import type { Gemma2Runner } from '../gemma2/runner';
-import type { SteerRow } from '../gemma2/batchRows';
+import { checkAlpha, type SteerRow } from '../gemma2/batchRows';
 import type { ResidualEdits } from '../gemma2/residualEdits';
 import { rowEdits } from '../methods/rowEdits';
 import { parsePlane } from '../plane';
@@ -55,8 +56,18 @@ export async function generate(
   const sampling = resolveSampling(request.sampling);
   if (typeof request.prompt !== 'string' || request.prompt.length === 0) throw new InputError('the prompt is empty: generation needs a prompt to continue');
   if (!Array.isArray(request.rows) || request.rows.length === 0) throw new InputError('a generation needs at least one row (an alpha, with or without a plane)');
+  checkLimit(LIMITS.rows, 'the number of generation rows', request.rows.length);
   const steering = request.rows.map((row, i) => rowSteering(row, i, runner, sampling));
+  const context = runner.folder.config.maxPositionEmbeddings;
+  if (request.prompt.length > LIMITS.charactersPerToken * context) {
+    throw new InputError(`the prompt has ${request.prompt.length} characters, more than the model's context of ${context} tokens can hold`);
+  }
   const promptIds = encodePrompt(tokenizer, request.prompt, sampling.chatTemplate);
+  if (promptIds.length + sampling.maxNewTokens > context) {
+    throw new InputError(
+      `the prompt's ${promptIds.length} tokens and up to ${sampling.maxNewTokens} new ones exceed the model's context of ${context} tokens (max_position_embeddings): shorten the prompt or ask for fewer tokens`,
+    );
+  }
   const rows = request.rows.map((_, i) => new RowStream(i, tokenizer, sampling.seed, hooks.onDelta));
 
   const { vocabSize, padTokenId } = runner.folder.config;
@@ -108,7 +119,7 @@ interface RowSteering {
 function rowSteering(row: GenerationRow, i: number, runner: GenerationRunner, sampling: ResolvedSampling): RowSteering {
   const what = `row ${i}`;
   if (typeof row !== 'object' || row === null) throw new InputError(`${what}: expected { alpha, plane? }`);
-  if (typeof row.alpha !== 'number' || !Number.isFinite(row.alpha)) throw new InputError(`${what}: alpha must be a finite number, got ${String(row.alpha)}`);
+  checkAlpha(row.alpha, `${what}: alpha`);
   const edits = rowEdits(row, runner.folder, what);
   if (row.plane === undefined) return { prompt: null, generated: null, edits };
   const plane = parsePlane(row.plane, `${what} plane`, runner.folder.config);
@@ -117,7 +128,7 @@ function rowSteering(row: GenerationRow, i: number, runner: GenerationRunner, sa
       `${what} plane: it steers layer ${plane.layer}, but the model was opened with its hook at layer ${runner.hookLayer}; open it at layer ${plane.layer} to use this plane`,
     );
   }
-  // alpha 0 is the comparison's baseline: the unsteered model (the hook itself would still subtract s * n).
+  // Alpha 0 is the unsteered model, as everywhere (STEERING_LIMITS): the hook would still subtract s * n.
   if (row.alpha === 0) return { prompt: null, generated: null, edits };
   const steer = { n: plane.n, b: plane.b, alpha: row.alpha };
   return { prompt: { ...steer, positions: sampling.steerPrompt }, generated: { ...steer, positions: 'all' }, edits };

@@ -3,7 +3,7 @@
  * or a settings entry beside the planes) and GGUF control-vector files, read into one validated shape.
  * Vectors are stored as base64 of little-endian float32, as plane directions are.
  */
-import { readFile } from 'node:fs/promises';
+import { readBoundedFile } from '../limits';
 import { InputError } from '../errors';
 import { decodeControlVector, encodeControlVector } from '../gguf/controlVector';
 import { GGUF_MAGIC } from '../gguf/ggufFile';
@@ -95,8 +95,9 @@ export function controlVectorOfRecord(vectors: SteeringVectors): { bytes: Uint8A
 export async function readVectorFile(file: string, model?: { hiddenSize: number; numHiddenLayers: number }): Promise<SteeringVectors> {
   let bytes: Buffer;
   try {
-    bytes = await readFile(file);
+    bytes = await readBoundedFile(file);
   } catch (e) {
+    if (e instanceof InputError) throw e;
     throw new InputError(`cannot read the vector file ${file}: ${(e as Error).message}`);
   }
   if (bytes.subarray(0, 4).toString('latin1') === GGUF_MAGIC) {

@@ -7,6 +7,7 @@
  * scaled RoPE, another activation) are refused here rather than silently ignored.
  */
 import { InputError } from '../errors';
+import { LIMITS, checkLimit, type SizeLimit } from '../limits';
 import type { Gemma2Config } from './types';
 
 /** Defaults of transformers' Gemma2Config for the keys the engine reads. */
@@ -71,18 +72,24 @@ export function parseGemma2Config(json: unknown, file: string): Gemma2Config {
     throw new InputError(`${file}: model_type is ${describe(raw.model_type)}; only Gemma-2 models ("gemma2") are supported`);
   }
 
-  const vocabSize = positiveInteger('vocab_size');
-  const hiddenSize = positiveInteger('hidden_size');
-  const intermediateSize = positiveInteger('intermediate_size');
-  const numHiddenLayers = positiveInteger('num_hidden_layers');
-  const numAttentionHeads = positiveInteger('num_attention_heads');
-  const numKeyValueHeads = positiveInteger('num_key_value_heads');
+  // Sizes are bounded before anything is allocated for them (a layer list, tensor shapes, graphs).
+  const size = (key: string, limit: SizeLimit, fallback?: number): number => {
+    const v = positiveInteger(key, fallback);
+    checkLimit(limit, `${file}: ${key}`, v);
+    return v;
+  };
+  const vocabSize = size('vocab_size', LIMITS.vocabulary);
+  const hiddenSize = size('hidden_size', LIMITS.width);
+  const intermediateSize = size('intermediate_size', LIMITS.width);
+  const numHiddenLayers = size('num_hidden_layers', LIMITS.layers);
+  const numAttentionHeads = size('num_attention_heads', LIMITS.heads);
+  const numKeyValueHeads = size('num_key_value_heads', LIMITS.heads);
   if (numAttentionHeads % numKeyValueHeads !== 0) {
     throw new InputError(
       `${file}: num_attention_heads (${numAttentionHeads}) must be a multiple of num_key_value_heads (${numKeyValueHeads})`,
     );
   }
-  const headDim = positiveInteger('head_dim', DEFAULTS.head_dim);
+  const headDim = size('head_dim', LIMITS.width, DEFAULTS.head_dim);
   if (headDim % 2 !== 0) throw new InputError(`${file}: head_dim must be even (rotate-half RoPE pairs its halves), got ${headDim}`);
   const maxPositionEmbeddings = positiveInteger('max_position_embeddings', DEFAULTS.max_position_embeddings);
   const rmsNormEps = positiveNumber('rms_norm_eps', DEFAULTS.rms_norm_eps);

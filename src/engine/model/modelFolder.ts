@@ -6,9 +6,10 @@
  * The extension host imports this module: it must stay free of onnxruntime and transformers.
  */
 import { createHash, type Hash } from 'node:crypto';
-import { open, readFile, readdir, stat } from 'node:fs/promises';
+import { open, readdir, stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import { InputError } from '../errors';
+import { readBoundedFile } from '../limits';
 import { defaultHookLayer, parseGemma2Config } from './config';
 import { readExactly, readSafetensorsHeader, type SafetensorsHeader } from './safetensors';
 import type { Gemma2Config, ModelFolder, ModelSummary, SafetensorsDtype, TensorLocation } from './types';
@@ -89,6 +90,9 @@ async function readModelFolder(dir: string): Promise<{ folder: ModelFolder; arch
   };
   const architectures = (rawConfig as { architectures?: unknown }).architectures;
   const architecture = Array.isArray(architectures) && typeof architectures[0] === 'string' ? architectures[0] : 'Gemma2ForCausalLM';
+  // It is printed as it is (microsteer info, notifications): no terminal escape codes from a file.
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f-\u009f]/.test(architecture)) throw new InputError(`${path.join(root, CONFIG_FILE)}: architectures[0] holds control characters`);
   return { folder, architecture };
 }
 
@@ -117,8 +121,9 @@ async function listFolder(root: string): Promise<Set<string>> {
 async function readJson(file: string): Promise<unknown> {
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    text = (await readBoundedFile(file)).toString('utf8');
   } catch (e) {
+    if (e instanceof InputError) throw e;
     throw new InputError(`cannot read ${file}: ${(e as Error).message}`);
   }
   try {

@@ -115,8 +115,10 @@ async function prepareFolder(out: string, force: boolean): Promise<void> {
   const entries = await readdir(out);
   if (entries.length === 0) return;
   if (!force) throw new InputError(`${out} is not empty; choose an empty folder or pass --force to overwrite a tiny model there`);
-  // Stale weight files of another layout (single vs sharded) would shadow or confuse the new ones.
-  const stale = entries.filter((f) => f === WEIGHTS_FILE || f === WEIGHTS_INDEX_FILE || /^model-\d{5}-of-\d{5}\.safetensors$/.test(f));
+  // Stale weight files of another layout (single vs sharded) would shadow or confuse the new ones, and
+  // every file about to be written is removed first, so that a link planted in its place is not followed.
+  const written = new Set([WEIGHTS_FILE, WEIGHTS_INDEX_FILE, CONFIG_FILE, 'generation_config.json', TOKENIZER_FILE, TOKENIZER_CONFIG_FILE]);
+  const stale = entries.filter((f) => written.has(f) || /^model-\d{5}-of-\d{5}\.safetensors$/.test(f));
   await Promise.all(stale.map((f) => rm(path.join(out, f))));
 }
 

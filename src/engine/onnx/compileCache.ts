@@ -11,6 +11,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { GraphBuilder } from './graph';
 import { serializeModel } from './serialize';
+import { writeWholeFile } from '../wholeFile';
 import type { ModelSource } from '../runtime/session';
 
 /** Bump when the builder or an op's emission changes what a compiled graph computes. */
@@ -67,14 +68,14 @@ export function compileGraph(graph: GraphBuilder, options: CompileOptions): Comp
   if (sameContent(inModel, bytes)) return { source: inModel, file: inModel, inCacheFolder: false, reused: true, hash };
   if (sameContent(inCache, bytes)) return fromCache(true);
   try {
-    writeAtomically(inModel, bytes);
+    writeWholeFile(inModel, bytes);
     removeStale(modelDir, options.name, fileName);
     return { source: inModel, file: inModel, inCacheFolder: false, reused: false, hash };
   } catch (e) {
     if (!isNotWritable(e)) throw e;
   }
   fs.mkdirSync(cacheDir, { recursive: true });
-  writeAtomically(inCache, bytes);
+  writeWholeFile(inCache, bytes);
   removeStale(cacheDir, options.name, fileName);
   return fromCache(false);
 }
@@ -98,18 +99,6 @@ function sameContent(file: string, bytes: Uint8Array): boolean {
     return st.isFile() && st.size === bytes.length && Buffer.compare(fs.readFileSync(file), bytes) === 0;
   } catch {
     return false;
-  }
-}
-
-/** Writes through a temporary name so that a reader never sees half a file. */
-function writeAtomically(file: string, bytes: Uint8Array): void {
-  const tmp = `${file}.${process.pid}.tmp`;
-  try {
-    fs.writeFileSync(tmp, bytes);
-    fs.renameSync(tmp, file);
-  } catch (e) {
-    fs.rmSync(tmp, { force: true });
-    throw e;
   }
 }
 

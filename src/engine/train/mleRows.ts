@@ -6,9 +6,28 @@
  *   only its prediction of token c is scored. The cached rows are truncated to c+1 tokens, which
  *   changes nothing before the cut: attention is causal.
  */
+import { checkScoredLogits } from '../gemma2/batchRows';
 import type { TrainRow } from '../gemma2/runner';
+import { LIMITS } from '../limits';
+import type { Gemma2Config } from '../model/types';
 import type { SeededRandom } from '../random';
 import type { CachedExample } from './trainingExamples';
+
+/**
+ * Examples per `sequence` step: `requested` when given, else as many as fit the logits budget
+ * (LIMITS.logits) at the longest example's length, all of them for a few short examples. A batch (or
+ * one row) over the budget is refused before any step.
+ */
+export function minibatchSize(requested: number | undefined, fallback: number, ids: readonly number[][], config: Gemma2Config): number {
+  let longest = 0;
+  for (const row of ids) longest = Math.max(longest, row.length);
+  checkScoredLogits(1, longest, config, `the longest example's training row`);
+  if (requested !== undefined) {
+    checkScoredLogits(requested, longest, config, `a minibatch of ${requested} examples`);
+    return requested;
+  }
+  return Math.min(fallback, Math.floor(LIMITS.logits.value / (longest * config.vocabSize)));
+}
 
 /** `batchSize` distinct examples (all of them, in order, when the batch covers the list). */
 export function sequenceRows(examples: readonly CachedExample[], batchSize: number, random: SeededRandom): TrainRow[] {

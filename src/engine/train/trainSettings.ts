@@ -2,7 +2,8 @@
  * The complete settings of a training run: the caller's TrainOptions checked, with the method's
  * defaults (TRAIN_DEFAULTS) filled in. This is what a PlaneRecord keeps as `training`.
  */
-import { TRAIN_DEFAULTS, type PlaneRecord, type TrainOptions } from '../../protocol';
+import { STEERING_LIMITS, TRAIN_DEFAULTS, type PlaneRecord, type TrainOptions } from '../../protocol';
+import { checkAlpha } from '../gemma2/batchRows';
 import { InputError } from '../errors';
 
 export type TrainSettings = PlaneRecord['training'];
@@ -23,13 +24,15 @@ export function resolveTrainSettings(options: TrainOptions, context: TrainContex
   const steps = options.steps ?? TRAIN_DEFAULTS.steps;
   if (!Number.isInteger(steps) || steps < 1) throw new InputError(`training steps must be a positive integer, got ${steps}`);
   const learningRate = options.learningRate ?? TRAIN_DEFAULTS.learningRate;
-  if (!(Number.isFinite(learningRate) && learningRate > 0)) throw new InputError(`the learning rate must be a positive finite number, got ${learningRate}`);
-  const alpha = options.alpha ?? TRAIN_DEFAULTS.alpha;
-  if (!Number.isFinite(alpha)) throw new InputError(`the training alpha must be a finite number, got ${alpha}`);
+  if (!(Number.isFinite(learningRate) && learningRate > 0 && learningRate <= STEERING_LIMITS.maxLearningRate)) {
+    throw new InputError(`the learning rate must be in (0, ${STEERING_LIMITS.maxLearningRate}], got ${learningRate}`);
+  }
+  const alpha = checkAlpha(options.alpha ?? TRAIN_DEFAULTS.alpha, 'the training alpha');
+  if (alpha === 0) throw new InputError('the training alpha must not be 0: alpha 0 is the unsteered model, so the likelihood would not depend on the plane');
   const useAveraging = options.useAveraging ?? TRAIN_DEFAULTS.useAveraging;
   if (typeof useAveraging !== 'boolean') throw new InputError(`useAveraging must be true or false, got ${useAveraging}`);
   const lambda = (name: string, value: number) => {
-    if (!(Number.isFinite(value) && value >= 0)) throw new InputError(`${name} must be a finite number >= 0, got ${value}`);
+    if (!(Number.isFinite(value) && value >= 0 && value <= STEERING_LIMITS.maxLambda)) throw new InputError(`${name} must be in [0, ${STEERING_LIMITS.maxLambda}], got ${value}`);
     return value;
   };
   const mleMode = options.mleMode ?? TRAIN_DEFAULTS.mleMode;

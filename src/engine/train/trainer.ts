@@ -12,7 +12,7 @@ import { SeededRandom } from '../random';
 import type { Tokenizer } from '../tokenizer';
 import { Adam } from './adam';
 import { hookLatents } from './latentLosses';
-import { notebookRow, sequenceRows } from './mleRows';
+import { minibatchSize, notebookRow, sequenceRows } from './mleRows';
 import { NonFiniteTrainingError, firstNonFinite } from './nonFiniteGuard';
 import { PlaneParameters, euclideanNorm } from './planeParameters';
 import { evaluateObjective } from './planeObjective';
@@ -43,18 +43,21 @@ export async function trainPlane(
   hooks: TrainHooks = {},
 ): Promise<PlaneRecord> {
   const config = runner.folder.config;
-  const settings = resolveTrainSettings(options, {
+  const resolved = resolveTrainSettings(options, {
     defaultLayer: defaultHookLayer(config),
     numHiddenLayers: config.numHiddenLayers,
     exampleCount: examples.length,
   });
-  if (settings.layer !== runner.hookLayer) {
-    throw new InputError(`training at layer ${settings.layer} needs a runner opened for that layer; this runner steers layer ${runner.hookLayer}`);
+  if (resolved.layer !== runner.hookLayer) {
+    throw new InputError(`training at layer ${resolved.layer} needs a runner opened for that layer; this runner steers layer ${runner.hookLayer}`);
   }
   const ids =
-    settings.mleMode === 'notebook'
+    resolved.mleMode === 'notebook'
       ? encodeExamples(tokenizer, examples, 3, 'notebook mode (a cut c in [1, T-2])')
       : encodeExamples(tokenizer, examples, 2, 'a next-token loss');
+  // Minibatches by the logits budget: memory bounded whatever the number and length of the examples.
+  const requested = typeof options.batchSize === 'number' ? resolved.batchSize : undefined;
+  const settings: TrainSettings = { ...resolved, batchSize: minibatchSize(requested, resolved.batchSize, ids, config) };
   const throwIfCancelled = () => {
     if (hooks.signal?.aborted) throw new CancelledError('training');
   };

@@ -7,7 +7,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { ensureTinyModel } from '../../fixtures/tinyModel';
 import { EngineClient, EngineError, type EngineExit } from '../../../src/engine/client';
@@ -72,14 +72,27 @@ test('train streams one progress notification per step and returns the plane rec
   assert.equal(record.model.fingerprint, (await client.status()).model?.fingerprint);
 });
 
-test('an internal error of the engine comes back as an EngineError with its name and message', async () => {
-  // lambda_mle * NLL overflows to Infinity at the first step: the trainer's non-finite guard stops it.
+test('an internal error of the engine comes back as an EngineError with its name, message and the engine\'s stack', async () => {
+  const failing = new EngineClient({ enginePath: path.join(__dirname, '..', '..', 'fixtures', 'failingEngine.js') });
+  try {
+    await assert.rejects(failing.status(), (e: Error) => {
+      assert.ok(e instanceof EngineError, `an EngineError, got ${e.constructor.name}`);
+      assert.ok(!(e instanceof InputError));
+      assert.equal(e.name, 'TypeError');
+      assert.equal(e.message, 'engine/status broke');
+      assert.match(e.stack ?? '', /at theEngine \(engine\.js/);
+      return true;
+    });
+  } finally {
+    await failing.shutdown();
+    failing.dispose();
+  }
+});
+
+test('absurd training weights are bad input, not an overflow found at the first step', async () => {
   await assert.rejects(client.train({ examples: EXAMPLES, options: { steps: 3, lambdaMle: 1e308 } }), (e: Error) => {
-    assert.ok(e instanceof EngineError, `an EngineError, got ${e.constructor.name}`);
-    assert.ok(!(e instanceof InputError));
-    assert.equal(e.name, 'NonFiniteTrainingError');
-    assert.match(e.message, /^training stopped at step 1: the total loss \(Infinity\) is not finite/);
-    assert.equal(e.lastGood, undefined, 'no step had completed');
+    assert.ok(e instanceof InputError, `an InputError, got ${e.constructor.name}`);
+    assert.match(e.message, /lambdaMle must be in \[0, 100000000\], got 1e\+308/);
     return true;
   });
   assert.equal((await client.status()).busy, null);
@@ -131,7 +144,7 @@ test('a killed engine fails the pending request clearly; the next request runs o
     if (p.step === 1) process.kill(killedPid, 'SIGKILL');
   });
   await assert.rejects(training, (e: Error) => {
-    assert.equal(e.message, 'the Micro Steer engine process exited unexpectedly (code null, signal SIGKILL)');
+    assert.equal(e.message, 'the Micro Steer engine process exited unexpectedly (code null, signal SIGKILL); something killed it, often the system running out of memory');
     return true;
   });
   assert.deepEqual(exits, [{ code: null, signal: 'SIGKILL', expected: false }]);
@@ -143,4 +156,15 @@ test('a killed engine fails the pending request clearly; the next request runs o
   const result = await client.generate({ prompt: 'Hi', rows: [{ alpha: 0 }], sampling: { maxNewTokens: 2 } });
   assert.equal(result.rows[0].tokens, 2);
   assert.doesNotMatch(stderr, /TypeError|ReferenceError/, 'the engine logged no internal error');
+});
+
+test('issue 11, class 10: inspectModel validates a folder in the engine process; the extension bundle has no model-folder parser', async () => {
+  const summary = await client.inspectModel({ modelPath: dir });
+  assert.equal(summary.numHiddenLayers, 4);
+  assert.match(summary.fingerprint, /^[0-9a-f]{64}$/);
+  await assert.rejects(client.inspectModel({ modelPath: path.join(dir, 'no-such-folder') }), (e: Error) => e instanceof InputError && /does not exist/.test(e.message));
+  const extensionBundle = readFileSync(path.join(path.dirname(ENGINE), 'extension.js'), 'utf8');
+  for (const parser of ['function parseGemma2Config', 'function readSafetensorsHeader', 'function inspectModelFolder']) {
+    assert.ok(!extensionBundle.includes(parser), `dist/extension.js contains ${parser}`);
+  }
 });

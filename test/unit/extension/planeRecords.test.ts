@@ -70,8 +70,8 @@ test('a valid record is kept as written', () => {
 });
 
 test('n given as numbers is stored as base64 float32', () => {
-  const parsed = parsePlaneRecord(record({ n: [1, 0, -2, 0.25] }), 'plane "x"');
-  assert.equal(parsed.n, base64Floats([1, 0, -2, 0.25]));
+  const parsed = parsePlaneRecord(record({ n: [0.6, 0, -0.8, 0] }), 'plane "x"');
+  assert.equal(parsed.n, base64Floats([0.6, 0, -0.8, 0]));
 });
 
 test('malformed records are rejected with the source and the field named', () => {
@@ -167,6 +167,20 @@ test('plane names: non-empty, no surrounding spaces, bounded length', () => {
   assert.match(planeNameProblem('   ') ?? '', /needs a name/);
   assert.match(planeNameProblem(' padded') ?? '', /spaces/);
   assert.match(planeNameProblem('x'.repeat(81)) ?? '', /80 characters/);
+});
+
+test('issue 11, class 6: __proto__, constructor and the other names every object has are refused, by the prompt and by the store', () => {
+  const fresh = parsePlaneRecord(record(), 'new');
+  for (const name of ['__proto__', 'constructor', 'toString', 'hasOwnProperty']) {
+    assert.match(planeNameProblem(name) ?? '', /every settings object already has/, name);
+    const table = { keep: record() };
+    assert.throws(() => withPlane(table, name, fresh), (e: unknown) => e instanceof InputError && /every settings object/.test((e as Error).message));
+    // A rename is a removal and an addition: refused before the removal, the old plane stays.
+    assert.throws(() => withPlane(withPlane(table, 'keep', undefined), name, fresh));
+    assert.deepEqual(Object.keys(table), ['keep']);
+  }
+  assert.equal(planeNameProblem('proto'), undefined);
+  assert.equal(planeNameProblem('my constructor'), undefined);
 });
 
 test('default names come from the first words and the date', () => {

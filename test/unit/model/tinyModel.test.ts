@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import { testTempDir } from '../../fixtures/tempDir';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { InputError } from '../../../src/engine/errors';
 import { openModelFolder } from '../../../src/engine/model/modelFolder';
@@ -143,6 +143,20 @@ test('a non-empty folder is refused unless forced; forcing replaces the old weig
   assert.ok(!existsSync(path.join(dir, 'model.safetensors.index.json')));
   assert.ok(!existsSync(path.join(dir, 'model-00001-of-00002.safetensors')));
   assert.ok(existsSync(path.join(dir, 'notes.txt')), 'other files are left alone');
+  assert.equal((await openModelFolder(dir)).tensors.size, 2 + 2 * 11);
+});
+
+test('issue 11, class 3: forcing over a folder with links planted at the files it writes does not write through them', async () => {
+  const dir = fresh();
+  await writeTinyModel({ ...NARROW, out: dir });
+  const victim = path.join(base, 'victim.txt');
+  writeFileSync(victim, 'precious');
+  for (const f of ['config.json', 'tokenizer.json', 'model.safetensors']) {
+    rmSync(path.join(dir, f));
+    symlinkSync(victim, path.join(dir, f));
+  }
+  await writeTinyModel({ ...NARROW, out: dir, force: true });
+  assert.equal(readFileSync(victim, 'utf8'), 'precious');
   assert.equal((await openModelFolder(dir)).tensors.size, 2 + 2 * 11);
 });
 

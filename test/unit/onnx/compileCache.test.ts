@@ -130,3 +130,20 @@ test('a read-only model folder: the graph goes to the cache folder, weights stil
     fs.rmSync(cacheHome, { recursive: true, force: true });
   }
 });
+
+test('a link planted at the temporary name the cache once used (<graph>.<pid>.tmp) is not followed', () => {
+  const { dir, loc } = modelFolder();
+  try {
+    const first = compileGraph(graph(loc, 2), { modelDir: dir, name: 'forward' });
+    fs.rmSync(first.file);
+    const victim = path.join(dir, 'victim.txt');
+    fs.writeFileSync(victim, 'precious');
+    fs.symlinkSync(victim, `${first.file}.${process.pid}.tmp`);
+    const again = compileGraph(graph(loc, 2), { modelDir: dir, name: 'forward' });
+    assert.equal(fs.readFileSync(victim, 'utf8'), 'precious');
+    assert.equal(again.file, first.file);
+    assert.ok(fs.statSync(again.file).size > 0);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});

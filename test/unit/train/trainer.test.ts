@@ -241,8 +241,8 @@ test('the non-finite guard stops at the step that went non-finite and keeps the 
     return true;
   });
 
-  // A learning rate so large that |n_raw| overflows: caught after the update, before it reaches the plane.
-  await assert.rejects(trainPlane(kit.runner, kit.tokenizer, EXAMPLES, { ...options, learningRate: 1e300 }), /step 1: the plane .* after the Adam step/);
+  // A learning rate so large that |n_raw| would overflow is bad input, refused before the first step.
+  await assert.rejects(trainPlane(kit.runner, kit.tokenizer, EXAMPLES, { ...options, learningRate: 1e300 }), (e: unknown) => e instanceof InputError && /learning rate must be in \(0, 1\]/.test((e as Error).message));
 });
 
 test('bad input is refused with an InputError naming it, before any training step', async () => {

@@ -1,0 +1,41 @@
+/**
+ * Writing a file whole: the bytes go to a fresh temporary file beside the target, created exclusively
+ * (a random name opened with O_EXCL, so a link planted there is never followed), which then takes the
+ * target's name. A reader sees the old file or the new one, never half of one.
+ */
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+export interface WholeFileOptions {
+  /** Replace an existing target (default true); false fails with EEXIST instead, even if the target appeared meanwhile. */
+  overwrite?: boolean;
+}
+
+export function writeWholeFile(file: string, data: string | Uint8Array, options: WholeFileOptions = {}): void {
+  const temp = path.join(path.dirname(file), `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
+  const fd = fs.openSync(temp, 'wx');
+  try {
+    try {
+      fs.writeFileSync(fd, data);
+    } finally {
+      fs.closeSync(fd);
+    }
+    if (options.overwrite ?? true) fs.renameSync(temp, file);
+    else linkWithoutReplacing(temp, file);
+  } finally {
+    fs.rmSync(temp, { force: true });
+  }
+}
+
+/** A hard link fails with EEXIST where rename would replace; file systems without hard links get a check, then rename. */
+function linkWithoutReplacing(temp: string, file: string): void {
+  try {
+    fs.linkSync(temp, file);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'ENOSYS') throw e;
+    if (fs.existsSync(file)) throw Object.assign(new Error(`EEXIST: file already exists, '${file}'`), { code: 'EEXIST' });
+    fs.renameSync(temp, file);
+  }
+}
