@@ -4,11 +4,12 @@
  * time: a user's request cancels a background one (an inline completion) and waits for it to stop; two
  * user requests at once are refused with a message, as the engine itself would.
  */
+import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { EngineClient, type EngineExit } from '../engine/client';
 import { CancelledError, InputError } from '../engine/errors';
 import type { EngineStatus, GenerateParams, GenerationResult, ModelSummary, PlaneRecord, TrainOptions, TrainProgress } from '../protocol';
-import { chooseModelPath } from './modelPathPolicy';
+import { chooseModelPath, type ModelPathChoice } from './modelPathPolicy';
 import { configuredDevice, SECTION } from './settings';
 import type { EngineState } from './statusText';
 
@@ -60,9 +61,9 @@ export class EngineHost implements vscode.Disposable {
     return this.client?.pid === undefined ? 'stopped' : 'idle';
   }
 
-  /** True while an operation runs: the inline provider asks nothing then. */
+  /** True while a user's operation runs (background work does not count): the inline provider asks nothing then. */
   get busy(): boolean {
-    return this.running !== undefined;
+    return this.running !== undefined && !this.running.background;
   }
 
   /** The device the engine runs on once it has run the model, else the configured one. */
@@ -75,9 +76,15 @@ export class EngineHost implements vscode.Disposable {
     return this.opened?.status.model ?? undefined;
   }
 
+  /** The model folder's name: the open model's, else the configured one's; undefined when none is set (or usable here). */
+  get modelName(): string | undefined {
+    const dir = this.opened?.status.model?.dir ?? this.configuredModel().path;
+    return dir === undefined ? undefined : path.basename(dir);
+  }
+
   /** Opens the configured model in the engine (starting it) unless it has it open already. */
   ensureModel(): Promise<ModelSummary> {
-    const choice = chooseModelPath(vscode.workspace.getConfiguration(SECTION).inspect<string>('modelPath'), vscode.workspace.isTrusted);
+    const choice = this.configuredModel();
     if (choice.path === undefined) return Promise.reject(new InputError(choice.reason));
     const device = configuredDevice();
     const client = this.startClient();
@@ -101,6 +108,10 @@ export class EngineHost implements vscode.Disposable {
     })();
     this.changed.fire();
     return this.opening;
+  }
+
+  private configuredModel(): ModelPathChoice {
+    return chooseModelPath(vscode.workspace.getConfiguration(SECTION).inspect<string>('modelPath'), vscode.workspace.isTrusted);
   }
 
   train(examples: string[], options: TrainOptions, onProgress: (p: TrainProgress) => void, token: vscode.CancellationToken): Promise<PlaneRecord> {

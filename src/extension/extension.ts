@@ -1,7 +1,8 @@
 /**
  * Extension entry: wires the window's engine host, plane store, status bar, inline completion provider,
- * steering panel and commands. Activation does no model work and starts no engine (the engine starts
- * on the first request); nothing here imports onnxruntime or a tokenizer.
+ * steering panel and commands. Activation does no model work itself: the engine process starts on the
+ * first request, or at once when inline completions are on (they warm it so the first ghost text comes
+ * in time); nothing here imports onnxruntime or a tokenizer.
  */
 import * as vscode from 'vscode';
 import { compareStatesCommand, layerDiagnosticsCommand, type CompareStatesArgs, type LayerDiagnosticsArgs } from './diagnosticsCommands';
@@ -52,6 +53,7 @@ export function activate(context: vscode.ExtensionContext): MicroSteerApi {
     vectors,
     panelBackend,
     statusBar,
+    inlineCompletions,
     SteeringPanel.registerSerializer(context, panelBackend),
     vscode.languages.registerInlineCompletionItemProvider({ pattern: '**' }, inlineCompletions),
     command('microSteer.selectModelFolder', selectModelFolder),

@@ -16,10 +16,13 @@ suite('Steered inline completions', () => {
   let document: vscode.TextDocument;
   const end = new vscode.Position(0, PROMPT.length);
 
-  const provide = async (token = new vscode.CancellationTokenSource().token) => {
-    const result = await api.inlineCompletions.provideInlineCompletionItems(document, end, CONTEXT, token);
+  const provideAt = async (doc: vscode.TextDocument, at: vscode.Position, token = new vscode.CancellationTokenSource().token) => {
+    const result = await api.inlineCompletions.provideInlineCompletionItems(doc, at, CONTEXT, token);
     return Array.isArray(result) ? result : (result?.items ?? []);
   };
+  const provide = (token?: vscode.CancellationToken) => provideAt(document, end, token);
+  /** An editor holding a prompt no earlier test asked for (finished completions are kept and would answer a repeated one), and its end. */
+  const fresh = async (prompt: string) => ({ doc: (await openEditor(prompt)).document, at: new vscode.Position(0, prompt.length) });
 
   suiteSetup(async () => {
     api = await activateExtension();
@@ -67,9 +70,10 @@ suite('Steered inline completions', () => {
   test('a request cancelled during the debounce (the user typed) asks nothing', async () => {
     await setWorkspaceSettings({ 'inlineCompletions.debounceMs': 2000 });
     try {
+      const { doc, at } = await fresh('Typed while waiting');
       const source = new vscode.CancellationTokenSource();
       const started = Date.now();
-      const pending = provide(source.token);
+      const pending = provideAt(doc, at, source.token);
       setTimeout(() => source.cancel(), 50);
       assert.deepEqual(await pending, []);
       assert.ok(Date.now() - started < 1500, 'the cancelled request waited out the debounce');
@@ -85,11 +89,37 @@ suite('Steered inline completions', () => {
     const training = vscode.commands.executeCommand('microSteer.trainFromSelection', { name: 'inline busy', useAveraging: true });
     try {
       await waitFor(() => api.status().state === 'training', 'the engine to start training');
-      assert.deepEqual(await provide(), []);
+      const { doc, at } = await fresh('Asked while training');
+      assert.deepEqual(await provideAt(doc, at), []);
     } finally {
       await training;
     }
     assert.ok(api.planes().names.includes('inline busy'));
+  });
+
+  test('work for a request VS Code gave up on still finishes, and answers the next request for that prompt', async () => {
+    const { doc: other, at } = await fresh('A request given up on');
+    const source = new vscode.CancellationTokenSource();
+    const pending = provideAt(other, at, source.token);
+    await waitFor(() => api.status().state === 'generating', 'the engine to start generating');
+    source.cancel();
+    assert.deepEqual(await pending, [], 'a cancelled request shows nothing');
+    await waitFor(() => api.status().state === 'idle', 'the given-up work to finish');
+
+    // While the engine trains, nothing new is asked; the finished work is still there to answer.
+    const editor = await openEditor('One more line to train on.\nAnd one more.');
+    editor.selection = new vscode.Selection(0, 0, 1, 13);
+    await setWorkspaceSettings({ 'training.steps': 8 });
+    const training = vscode.commands.executeCommand('microSteer.trainFromSelection', { name: 'inline reuse', useAveraging: true });
+    try {
+      await waitFor(() => api.status().state === 'training', 'the engine to start training');
+      const reused = await provideAt(other, at);
+      assert.equal(reused.length, 1, 'the finished work did not answer the same prompt');
+      assert.ok((reused[0].insertText as string).length > 0);
+      assert.deepEqual(await provideAt(other, new vscode.Position(0, 5)), [], 'a new prompt was asked while training');
+    } finally {
+      await training;
+    }
   });
 
   test('disabled again: no items', async () => {
