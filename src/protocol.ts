@@ -316,8 +316,8 @@ export interface PanelVector {
 /** What a comparison steers with: a plane (alphas) or a mean-difference vector (coefficients). */
 export type PanelSteering = 'plane' | 'vector';
 
-/** Sampling as the panel sends it: every field present. */
-export type PanelSampling = Required<SamplingOptions>;
+/** Sampling as the panel sends it: every field present; seed null draws a fresh seed for the run (the run reports it). */
+export type PanelSampling = Omit<Required<SamplingOptions>, 'seed'> & { seed: number | null };
 
 /** One comparison: the prompt continued once per alpha, all rows in one batched engine run. */
 export interface PanelGenerateParams {
@@ -385,11 +385,14 @@ export interface PanelRun {
   columns: PanelColumn[];
   /** Why it failed. */
   error?: string;
+  /** The sampling seed the run used (drawn fresh when the panel's seed box was empty), to repeat it. */
+  seed?: number;
 }
 
 export type HostToWebviewMessage =
   | { type: 'planes'; planes: PanelPlane[]; activePlane: string | null; vectors?: PanelVector[] }
-  | { type: 'engineState'; text: string }
+  /** `busy`: why Generate cannot run now (the engine works for another command), shown beside the disabled button. */
+  | { type: 'engineState'; text: string; busy?: string }
   | { type: 'run'; run: PanelRun }
   /** Text appended to one column of a running comparison. */
   | { type: 'delta'; runId: number; column: number; text: string }

@@ -13,13 +13,16 @@
  *   #ablation           shown only while a vector is chosen: vscode-checkbox #ablate-direction ("Ablate its direction",
  *                       off by default) and input#ablate-layers (text: blank or "all" = every layer, else "1, 2");
  *                       when checked the run has one more column, last, with data-ablated=true and data-alpha="0"
- *   #sampling           <details> with number inputs #temperature #top-k #top-p #max-new-tokens #seed,
+ *   #sampling           <details> with number inputs #temperature #top-k #top-p #max-new-tokens #seed (empty: a fresh
+ *                       seed each run), vscode-button #new-seed (puts a random seed in #seed),
  *                       vscode-checkbox #chat-template, vscode-radio-group #steer-prompt (values last | all)
  *   #alpha-list         <ol>; alpha i (from 0) is li[data-testid=alpha-row][data-index=i] holding
  *                       input#alpha-slider-i[data-testid=alpha-slider] (range), input#alpha-input-i[data-testid=alpha-input]
  *                       (number; typing a value updates the alpha) and vscode-button#remove-alpha-i[data-testid=remove-alpha]
  *   #add-alpha #generate #stop   vscode-buttons (Ctrl/Cmd+Enter in the prompt also generates)
- *   #status             role=status line: #engine-state and #status-message (class "error" on errors)
+ *   #generate-blocked   shown while the engine works for another command (training): why #generate is disabled
+ *   #status             role=status line: #engine-state (model and engine), #status-message (class "error" on errors)
+ *                       and vscode-button #reuse-seed (after a run: puts the run's seed in #seed)
  *   #columns            one section[data-testid=column][data-index=i][data-alpha=A][data-state=running|done|cancelled|failed]
  *                       per alpha of the shown comparison, holding pre#column-text-i[data-testid=column-text][data-alpha=A]
  *                       (the streamed text), vscode-buttons #column-copy-i[data-testid=copy] and
@@ -90,6 +93,8 @@ let planes: PanelPlane[] = [];
 let vectors: PanelVector[] = [];
 /** A generate request is on its way and the host has not answered yet. */
 let awaitingRun = false;
+/** Why Generate cannot run now (the engine trains for another command), from the host. */
+let engineBusy: string | undefined;
 /** The text nodes of the shown columns, appended to as deltas arrive. */
 let columnTexts: Text[] = [];
 
@@ -276,14 +281,14 @@ function svgText(text: string, x: number, y: number, anchor: 'middle' | 'end', c
 
 // ------------------------------------------------------------------ sampling settings
 
-type NumericSetting = 'temperature' | 'topK' | 'topP' | 'maxNewTokens' | 'seed';
+type NumericSetting = 'temperature' | 'topK' | 'topP' | 'maxNewTokens';
 
 function bindSampling(): void {
   bindNumberSetting('temperature', ID.temperature);
   bindNumberSetting('topK', ID.topK);
   bindNumberSetting('topP', ID.topP);
   bindNumberSetting('maxNewTokens', ID.maxNewTokens);
-  bindNumberSetting('seed', ID.seed);
+  bindSeed();
 
   const chatTemplate = element<Checkbox>(ID.chatTemplate);
   chatTemplate.checked = state.sampling.chatTemplate;
@@ -324,6 +329,44 @@ function bindNumberSetting(key: NumericSetting, id: string): void {
     input.value = String(state.sampling[key]);
     markValidity(input, undefined);
   });
+}
+
+/** The seed box: empty means a fresh seed each run; "New seed" fills in a random one to keep. */
+function bindSeed(): void {
+  const input = element<HTMLInputElement>(ID.seed);
+  input.value = state.sampling.seed === null ? '' : String(state.sampling.seed);
+  input.addEventListener('input', () => {
+    try {
+      state.sampling.seed = input.value.trim() === '' ? null : SAMPLING_FIELDS.seed(input.valueAsNumber, 'Seed');
+      markValidity(input, undefined);
+      saveNow();
+    } catch (e) {
+      markValidity(input, (e as Error).message);
+    }
+  });
+  input.addEventListener('change', () => {
+    if (input.getAttribute('aria-invalid') !== 'true') return;
+    setSeed(state.sampling.seed);
+  });
+  element<Button>(ID.newSeed).addEventListener('click', () => setSeed(Math.floor(Math.random() * (PANEL_LIMITS.maxSeed + 1))));
+  element<Button>(ID.reuseSeed).addEventListener('click', () => setSeed(state.run?.seed ?? null));
+}
+
+function setSeed(seed: number | null): void {
+  const input = element<HTMLInputElement>(ID.seed);
+  state.sampling.seed = seed;
+  input.value = seed === null ? '' : String(seed);
+  markValidity(input, undefined);
+  renderSeedReuse();
+  saveNow();
+}
+
+/** After a run with a seed other than the box's, a button offers to keep that seed. */
+function renderSeedReuse(): void {
+  const button = element<Button>(ID.reuseSeed);
+  const seed = state.run?.state === 'running' ? undefined : state.run?.seed;
+  button.hidden = seed === undefined || seed === state.sampling.seed;
+  button.textContent = seed === undefined ? '' : `Reuse seed ${seed}`;
 }
 
 function markValidity(input: HTMLInputElement, error: string | undefined): void {
@@ -461,8 +504,11 @@ function generate(): void {
 
 function renderButtons(): void {
   const running = state.run?.state === 'running';
-  element<Button>(ID.generate).disabled = running || awaitingRun;
+  element<Button>(ID.generate).disabled = running || awaitingRun || engineBusy !== undefined;
   element<Button>(ID.stop).disabled = !running;
+  const blocked = element(ID.generateBlocked);
+  blocked.hidden = engineBusy === undefined || running;
+  blocked.textContent = engineBusy === undefined ? '' : `${engineBusy}: Generate works again when it ends.`;
 }
 
 function renderRun(): void {
@@ -470,6 +516,9 @@ function renderRun(): void {
   columnTexts = [];
   element(ID.columns).replaceChildren(...(run ? run.columns.map((c, i) => columnSection(run, c, i)) : []));
   renderButtons();
+  renderSeedReuse();
+  // At narrow widths the columns sit below the controls: bring a starting run into view.
+  if (run?.state === 'running') element(ID.columns).scrollIntoView({ block: 'nearest' });
   if (run) showMessage(runSummary(run), run.state === 'failed' ? 'error' : 'info');
 }
 
@@ -479,7 +528,7 @@ function runSummary(run: PanelRun): string {
     case 'running':
       return `Generating ${n} column${n === 1 ? '' : 's'} with ${run.planeName} in one batched run…`;
     case 'done':
-      return `Done: ${n} column${n === 1 ? '' : 's'} with ${run.planeName}.`;
+      return `Done: ${n} column${n === 1 ? '' : 's'} with ${run.planeName}${run.seed === undefined ? '' : `, seed ${run.seed}`}.`;
     case 'cancelled':
       return 'Stopped.';
     case 'failed':
@@ -577,7 +626,9 @@ function receive(message: HostToWebviewMessage): void {
       saveNow();
       break;
     case 'engineState':
-      element(ID.engineState).textContent = `Engine: ${message.text}.`;
+      element(ID.engineState).textContent = message.text;
+      engineBusy = message.busy;
+      renderButtons();
       break;
     case 'run':
       awaitingRun = false;

@@ -50,7 +50,8 @@ export interface PanelState {
 }
 
 export function defaultPanelState(): PanelState {
-  return { prompt: '', planeName: '', alphas: [...DEFAULT_ALPHAS], sampling: { ...SAMPLING_DEFAULTS }, run: null };
+  // No seed: each run draws a fresh one (the run reports it, to reuse).
+  return { prompt: '', planeName: '', alphas: [...DEFAULT_ALPHAS], sampling: { ...SAMPLING_DEFAULTS, seed: null }, run: null };
 }
 
 export function restorePanelState(saved: unknown): PanelState {
@@ -94,6 +95,7 @@ const parseSavedRun: FieldParser<PanelRun> = (value, field) => {
     columns: columns.map((c, i) => parseSavedColumn(c, `${field}.columns[${i}]`)),
   };
   if (typeof r.error === 'string') run.error = parseColumnText(r.error, `${field}.error`);
+  if (r.seed !== undefined && r.seed !== null) run.seed = SAMPLING_FIELDS.seed(r.seed, `${field}.seed`) ?? undefined;
   return run;
 };
 

@@ -7,13 +7,16 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { EngineClient, type EngineExit } from '../engine/client';
-import { CancelledError, InputError } from '../engine/errors';
+import { CancelledError, InputError, isInputError } from '../engine/errors';
 import type { EngineStatus, GenerateParams, GenerationResult, ModelSummary, PlaneRecord, TrainOptions, TrainProgress } from '../protocol';
 import { chooseModelPath, type ModelPathChoice } from './modelPathPolicy';
 import { configuredDevice, SECTION } from './settings';
 import type { EngineState } from './statusText';
 
 type Operation = 'training' | 'generating' | 'analysing';
+
+/** No model folder is set, or the one set cannot be opened: the user can fix it by choosing another. */
+export class ModelFolderError extends InputError {}
 
 interface Running {
   kind: Operation;
@@ -76,16 +79,16 @@ export class EngineHost implements vscode.Disposable {
     return this.opened?.status.model ?? undefined;
   }
 
-  /** The model folder's name: the open model's, else the configured one's; undefined when none is set (or usable here). */
+  /** The configured model folder's name (the one the next request opens); undefined when none is set (or usable here). */
   get modelName(): string | undefined {
-    const dir = this.opened?.status.model?.dir ?? this.configuredModel().path;
+    const dir = this.configuredModel().path;
     return dir === undefined ? undefined : path.basename(dir);
   }
 
   /** Opens the configured model in the engine (starting it) unless it has it open already. */
   ensureModel(): Promise<ModelSummary> {
     const choice = this.configuredModel();
-    if (choice.path === undefined) return Promise.reject(new InputError(choice.reason));
+    if (choice.path === undefined) return Promise.reject(new ModelFolderError(choice.reason));
     const device = configuredDevice();
     const client = this.startClient();
     const opened = this.opened;
@@ -96,7 +99,9 @@ export class EngineHost implements vscode.Disposable {
     this.opening ??= (async () => {
       this.log(`opening ${modelPath} (device ${device})`);
       try {
-        const status = await client.openModel({ modelPath, device });
+        const status = await client.openModel({ modelPath, device }).catch((e: unknown) => {
+          throw isInputError(e) ? new ModelFolderError(`the model folder ${modelPath} cannot be used: ${e.message}`) : e;
+        });
         if (!status.model) throw new Error(`the engine opened ${modelPath} but reports no model`);
         this.opened = { modelPath, device, pid: client.pid, status };
         this.reportRecovery();

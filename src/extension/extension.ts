@@ -32,6 +32,8 @@ export interface MicroSteerApi {
   status(): SteeringStatus;
   /** The steering panel's backend: its vector list and its batched generation, without the webview. */
   readonly panelBackend: Pick<PanelBackend, 'listVectors' | 'generate'>;
+  /** The open steering panel, if any: what it shows, and its handler of the webview's messages. */
+  steeringPanel(): Pick<SteeringPanel, 'currentRun' | 'lastNotice' | 'receive'> | undefined;
 }
 
 let engine: EngineHost | undefined;
@@ -81,6 +83,7 @@ export function activate(context: vscode.ExtensionContext): MicroSteerApi {
     },
     status: () => statusBar.status(),
     panelBackend,
+    steeringPanel: () => SteeringPanel.open,
   };
 }
 

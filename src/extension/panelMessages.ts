@@ -103,7 +103,7 @@ export const SAMPLING_FIELDS: { readonly [K in keyof PanelSampling]: FieldParser
   temperature: (v, f) => parseNumber(v, f, { min: 0, max: PANEL_LIMITS.maxTemperature }),
   topK: (v, f) => parseNumber(v, f, { min: 0, max: PANEL_LIMITS.maxTopK, integer: true }),
   topP: (v, f) => parseNumber(v, f, { min: 0, max: 1, minExclusive: true }),
-  seed: (v, f) => parseNumber(v, f, { min: 0, max: PANEL_LIMITS.maxSeed, integer: true }),
+  seed: (v, f) => (v === null ? null : parseNumber(v, f, { min: 0, max: PANEL_LIMITS.maxSeed, integer: true })),
   maxNewTokens: (v, f) => parseNumber(v, f, { min: 1, max: PANEL_LIMITS.maxNewTokens, integer: true }),
   chatTemplate: (v, f) => {
     if (typeof v !== 'boolean') throw new InputError(`${f} must be true or false, got ${describe(v)}`);

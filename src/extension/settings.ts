@@ -67,11 +67,16 @@ export function samplingOptions(maxNewTokens?: number): SamplingOptions {
     temperature: optional('generation.temperature'),
     topK: optional('generation.topK'),
     topP: optional('generation.topP'),
-    seed: optional<number>('generation.seed') ?? Math.floor(Math.random() * 0x1_0000_0000),
+    seed: optional<number>('generation.seed') ?? freshSeed(),
     maxNewTokens: maxNewTokens ?? optional('generation.maxNewTokens'),
     chatTemplate: optional('generation.chatTemplate'),
     steerPrompt: optional('generation.steerPrompt'),
   };
+}
+
+/** A sampling seed for a run that asked for none: each such run differs. */
+export function freshSeed(): number {
+  return Math.floor(Math.random() * 0x1_0000_0000);
 }
 
 /** How much text before the cursor makes the prompt. */

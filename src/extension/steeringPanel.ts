@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
 import { panelHtml } from '../../webview/panelHtml';
 import { parseWebviewMessage } from './panelMessages';
+import { freshSeed } from './settings';
 import type {
   GenerationResult,
   HostToWebviewMessage,
@@ -31,8 +32,10 @@ export interface PanelBackend {
   activePlane(): string | undefined;
   /** Fires when planes, vectors or the active plane change (settings edited, a plane trained). */
   readonly onDidChangePlanes: vscode.Event<void>;
-  /** A short description of the engine for the status line, e.g. "ready on cpu" or "training". */
+  /** The model and the engine for the status line, e.g. "Model tiny-gemma2 · engine ready on cpu." */
   engineState(): string;
+  /** Why a comparison cannot start now (the engine works for another command), or undefined when it can. */
+  engineBusy(): string | undefined;
   readonly onDidChangeEngineState: vscode.Event<void>;
   /**
    * Continues the prompt once per alpha in ONE batched engine run with the named plane (or, with
@@ -43,15 +46,16 @@ export interface PanelBackend {
    * ablation row); the result's rows are in the same order. Cancelled through `token`: resolve with the partial rows or reject.
    */
   generate(
-    params: PanelGenerateParams,
+    params: PanelGenerateParams & { sampling: { seed: number } },
     onDelta: (column: number, text: string) => void,
     token: vscode.CancellationToken,
   ): Promise<GenerationResult>;
   /**
    * Inserts text at the cursor of the editor the user last worked in (while the panel has focus,
-   * `window.activeTextEditor` is undefined: track the last one). False when there is none.
+   * `window.activeTextEditor` is undefined: track the last one), shows it and selects the inserted text.
+   * Resolves with where it went ("notes.txt at line 3"), or undefined when there is no editor.
    */
-  insertText(text: string): Promise<boolean>;
+  insertText(text: string): Promise<string | undefined>;
   /** Logs something the user need not see (an invalid message from the webview). */
   logWarning(message: string): void;
 }
@@ -96,6 +100,7 @@ export class SteeringPanel implements vscode.Disposable {
   private run: PanelRun | undefined;
   private lastRunId = 0;
   private cancellation: vscode.CancellationTokenSource | undefined;
+  private notice: string | undefined;
 
   private constructor(
     private readonly panel: vscode.WebviewPanel,
@@ -112,7 +117,7 @@ export class SteeringPanel implements vscode.Disposable {
     });
     this.disposables.push(
       panel.onDidDispose(() => this.dispose()),
-      webview.onDidReceiveMessage((raw: unknown) => this.receive(raw)),
+      webview.onDidReceiveMessage((raw: unknown) => void this.receive(raw)),
       backend.onDidChangePlanes(() => this.sendPlanes()),
       backend.onDidChangeEngineState(() => this.sendEngineState()),
     );
@@ -121,6 +126,11 @@ export class SteeringPanel implements vscode.Disposable {
   /** The comparison shown (running or last ended), for tests and commands. */
   get currentRun(): PanelRun | undefined {
     return this.run;
+  }
+
+  /** The last notice shown on the status line, for tests. */
+  get lastNotice(): string | undefined {
+    return this.notice;
   }
 
   dispose(): void {
@@ -133,18 +143,20 @@ export class SteeringPanel implements vscode.Disposable {
   }
 
   private post(message: HostToWebviewMessage): void {
+    if (message.type === 'notice') this.notice = message.text;
     if (!this.disposed) void this.panel.webview.postMessage(message);
   }
 
-  private receive(raw: unknown): void {
+  /** Handles a message as the webview sends it (untrusted: checked first); resolves when it has been handled. */
+  receive(raw: unknown): Promise<void> {
     let message: WebviewToHostMessage;
     try {
       message = parseWebviewMessage(raw);
     } catch (e) {
       this.backend.logWarning(`Steering panel: ignored a message from the webview: ${(e as Error).message}`);
-      return;
+      return Promise.resolve();
     }
-    this.handle(message).catch((e: unknown) => {
+    return this.handle(message).catch((e: unknown) => {
       this.post({ type: 'notice', level: 'error', text: (e as Error)?.message ?? String(e) });
     });
   }
@@ -167,10 +179,10 @@ export class SteeringPanel implements vscode.Disposable {
         this.post({ type: 'notice', level: 'info', text: 'Copied to the clipboard.' });
         return;
       case 'insert': {
-        const inserted = await this.backend.insertText(message.text);
+        const where = await this.backend.insertText(message.text);
         this.post(
-          inserted
-            ? { type: 'notice', level: 'info', text: 'Inserted into the editor.' }
+          where
+            ? { type: 'notice', level: 'info', text: `Inserted into ${where}.` }
             : { type: 'notice', level: 'error', text: 'No editor to insert into: open a file first.' },
         );
         return;
@@ -187,12 +199,19 @@ export class SteeringPanel implements vscode.Disposable {
   }
 
   private sendEngineState(): void {
-    this.post({ type: 'engineState', text: this.backend.engineState() });
+    const busy = this.backend.engineBusy();
+    this.post({ type: 'engineState', text: this.backend.engineState(), ...(busy ? { busy } : {}) });
   }
 
   private async generate(params: PanelGenerateParams): Promise<void> {
     if (this.run?.state === 'running') {
       this.post({ type: 'notice', level: 'error', text: 'A comparison is already running: stop it first.' });
+      return;
+    }
+    // Refused before anything changes: the columns shown stay.
+    const busy = this.backend.engineBusy();
+    if (busy) {
+      this.post({ type: 'notice', level: 'error', text: `${busy}: Generate works again when it ends.` });
       return;
     }
     const kind = params.steerWith ?? 'plane';
@@ -203,9 +222,12 @@ export class SteeringPanel implements vscode.Disposable {
       return;
     }
     const cancellation = new vscode.CancellationTokenSource();
+    const seed = params.sampling.seed ?? freshSeed();
+    const shown = this.run;
     const run: PanelRun = {
       runId: ++this.lastRunId,
       planeName: params.planeName,
+      seed,
       state: 'running',
       columns: [
         ...params.alphas.map((alpha) => ({ alpha, text: '' })),
@@ -217,7 +239,7 @@ export class SteeringPanel implements vscode.Disposable {
     this.post({ type: 'run', run });
     try {
       const result = await this.backend.generate(
-        params,
+        { ...params, sampling: { ...params.sampling, seed } },
         (column, text) => {
           const target = run.columns[column];
           if (!target || run.state !== 'running') return;
@@ -241,6 +263,13 @@ export class SteeringPanel implements vscode.Disposable {
     } finally {
       if (this.cancellation === cancellation) this.cancellation = undefined;
       cancellation.dispose();
+    }
+    // A run that failed before any text came replaces nothing: the previous columns come back, the error beside them.
+    if (run.state === 'failed' && shown && run.columns.every((c) => c.text === '')) {
+      this.run = shown;
+      this.post({ type: 'run', run: shown });
+      this.post({ type: 'notice', level: 'error', text: `Generation failed: ${run.error ?? 'unknown error'}` });
+      return;
     }
     this.post({ type: 'run', run });
   }

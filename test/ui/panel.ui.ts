@@ -8,7 +8,8 @@
  *
  *   node out/test/ui/panel.ui.js        (npm run test:ui builds and compiles first)
  *
- * Writes test-output/ui/ghost-text.png and panel.png (test-output/ui/panel-failure.png when it fails).
+ * Writes test-output/ui/ghost-text.png, panel.png and panel-{light,dark,high-contrast}-{wide,narrow}.png
+ * (test-output/ui/panel-failure.png when it fails).
  * MICROSTEER_UI_TIMEOUT_S bounds the run (default 240).
  */
 import * as fs from 'node:fs';
@@ -23,6 +24,7 @@ import { repoRoot } from '../harness/repo';
 import { exitWith } from '../harness/entryPoint';
 import { runSession } from '../harness/session';
 import { ghostTextWhileTyping } from './ghostText';
+import { panelScreenshots } from './screenshots';
 import { runCommand, waitForStatusItem, waitForWorkbench, webviewContent } from './workbench';
 
 const OUTPUT_DIR = path.join(repoRoot, 'test-output', 'ui');
@@ -107,7 +109,7 @@ async function waitForColumns(panel: FrameLocator, alphas: number[]): Promise<{ 
   }
 }
 
-async function drivePanel(page: Page, origin: string, workspace: string): Promise<void> {
+async function drivePanel(page: Page, origin: string, workspace: string): Promise<FrameLocator> {
   await page.goto(`${origin}/?folder=${encodeURIComponent(workspace)}`);
   await waitForWorkbench(page);
   // The extension starts after the workbench (onStartupFinished); its status item names the active plane.
@@ -140,6 +142,7 @@ async function drivePanel(page: Page, origin: string, workspace: string): Promis
   const [baseline, ...steered] = columns;
   if (steered.every((c) => c.text === baseline.text)) throw new Error(`every column shows the same text: the alphas did not reach the engine`);
   step(`all ${columns.length} columns streamed text in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  return panel;
 }
 
 async function main(): Promise<number> {
@@ -161,13 +164,15 @@ async function main(): Promise<number> {
     const page = context.pages()[0] ?? (await context.newPage());
     page.on('pageerror', (e) => console.error(`[browser] ${e.message}`));
     try {
-      await drivePanel(page, server.origin, workspace);
+      const panel = await drivePanel(page, server.origin, workspace);
+      await page.screenshot({ path: SCREENSHOT });
+      console.log(`[ui] screenshot: ${SCREENSHOT}`);
+      const widths = await panelScreenshots(page, panel, workspace, OUTPUT_DIR);
+      step(`panel screenshots in light, dark and high contrast at ${widths.wide} px and ${widths.narrow} px wide: ${OUTPUT_DIR}/panel-*.png`);
     } catch (e) {
       await page.screenshot({ path: FAILURE_SCREENSHOT }).catch(() => undefined);
       throw new Error(`${(e as Error).message}\n[ui] screenshot of the failure: ${FAILURE_SCREENSHOT}`);
     }
-    await page.screenshot({ path: SCREENSHOT });
-    console.log(`[ui] screenshot: ${SCREENSHOT}`);
     return 0;
   });
 }

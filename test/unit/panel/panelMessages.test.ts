@@ -147,6 +147,12 @@ test('every sampling setting is checked for type and range', () => {
   rejects(generateMessage({ params: { sampling: null } }), /generate\.params\.sampling must be an object, got null/);
 });
 
+test('a null seed asks for a fresh one; a missing one is an error', () => {
+  const message = parseWebviewMessage(generateMessage({ sampling: { seed: null } }));
+  assert.equal(message.type === 'generate' && message.params.sampling.seed, null);
+  rejects(generateMessage({ sampling: { seed: undefined } }), /generate\.params\.sampling\.seed must be an integer/);
+});
+
 test('error messages never repeat a long untrusted string', () => {
   const long = 'A'.repeat(5000);
   try {

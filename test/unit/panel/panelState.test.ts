@@ -10,9 +10,9 @@ import {
 } from '../../../webview/panelState';
 import type { PanelPlane } from '../../../src/protocol';
 
-const SAMPLING = { temperature: 1, topK: 0, topP: 1, seed: 0, maxNewTokens: 200, chatTemplate: false, steerPrompt: 'last' };
+const SAMPLING = { temperature: 1, topK: 0, topP: 1, seed: null, maxNewTokens: 200, chatTemplate: false, steerPrompt: 'last' };
 
-test('the default state: empty prompt, no plane, alphas 0, 1.5, 2.5, 3.5, the engine sampling defaults, no run', () => {
+test('the default state: empty prompt, no plane, alphas 0, 1.5, 2.5, 3.5, the engine sampling defaults but a fresh seed per run, no run', () => {
   assert.deepEqual(defaultPanelState(), { prompt: '', planeName: '', alphas: [0, 1.5, 2.5, 3.5], sampling: SAMPLING, run: null });
 });
 
@@ -42,6 +42,14 @@ test('a valid saved state is restored whole', () => {
     },
   };
   assert.deepEqual(restorePanelState(JSON.parse(JSON.stringify(saved))), saved);
+});
+
+test('a kept seed and the seed a run used are restored; an empty seed box stays empty', () => {
+  const run = { runId: 4, planeName: 'p', state: 'done', seed: 123456, columns: [{ alpha: 2, text: 'steered' }] };
+  const restored = restorePanelState({ sampling: { ...SAMPLING, seed: 77 }, run });
+  assert.equal(restored.sampling.seed, 77);
+  assert.equal(restored.run?.seed, 123456);
+  assert.equal(restorePanelState({ sampling: { ...SAMPLING, seed: null } }).sampling.seed, null);
 });
 
 test('anything but an object restores the defaults', () => {
