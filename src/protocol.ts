@@ -274,7 +274,7 @@ export const EngineErrorCodes = {
 export interface EngineErrorData {
   /** The error's class name on the engine side. */
   name: string;
-  /** For a training stopped by non-finite values: the last good plane, as the trainer reported it. */
+  /** For a training stopped by non-finite values or cancelled after some steps: the last good plane, as the trainer reported it. */
   lastGood?: unknown;
 }
 
@@ -362,7 +362,9 @@ export type WebviewToHostMessage =
   | { type: 'generate'; params: PanelGenerateParams }
   | { type: 'stop' }
   | { type: 'copy'; text: string }
-  | { type: 'insert'; text: string };
+  | { type: 'insert'; text: string }
+  /** The user picked a plane: it becomes the active plane (microSteer.activePlane), the one every command uses. */
+  | { type: 'selectPlane'; name: string };
 
 export type PanelRunState = 'running' | 'done' | 'cancelled' | 'failed';
 

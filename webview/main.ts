@@ -56,6 +56,7 @@ import {
   type WebviewToHostMessage,
 } from '../src/protocol';
 import { SAMPLING_FIELDS, parseAlpha, parseGenerateParams } from '../src/extension/panelMessages';
+import { lossSummary } from '../src/extension/trainingText';
 import { PANEL_IDS as ID, PANEL_TEST_IDS as TEST_ID } from './elementIds';
 import { formatLoss, lossCurve, type ChartBox } from './lossCurve';
 import {
@@ -155,7 +156,11 @@ function bindPlanePicker(): void {
     const picked = pickedSteering(picker.value, vectors);
     state.planeName = picked.name;
     if (picked.steerWith === 'vector') state.steerWith = 'vector';
-    else delete state.steerWith;
+    else {
+      delete state.steerWith;
+      // The active plane is the one source of truth: the host stores the pick and every command follows it.
+      if (picked.name !== '') vscode.postMessage({ type: 'selectPlane', name: picked.name });
+    }
     renderPlaneDetails();
     saveNow();
   });
@@ -229,9 +234,9 @@ function renderPlaneDetails(): void {
     return;
   }
   const plane = planes.find((p) => p.name === state.planeName);
-  // Five digits for the final loss: a short run on a large loss (lambdaMle * NLL) changes only the fourth.
+  // The same words as the training notification and the plane picker: both ends and the share of the start.
   element(ID.planeInfo).textContent = plane
-    ? `Layer ${plane.layer} · b = ${plane.b.toFixed(3)} · final loss ${formatLoss(plane.finalLoss, 5)} · ` +
+    ? `Layer ${plane.layer} · b = ${plane.b.toFixed(3)} · ${lossSummary(plane.lossHistory[0] ?? plane.finalLoss, plane.finalLoss, plane.lossHistory.length)} · ` +
       `model: width ${plane.model.hiddenSize}, ${plane.model.numHiddenLayers} layers`
     : 'No steering plane yet: select example text in an editor and run "Micro Steer: Train steering from selection".';
   renderLossChart(plane);

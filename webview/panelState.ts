@@ -136,11 +136,14 @@ export function removeAlpha(alphas: readonly number[], index: number): number[] 
   return alphas.filter((_, i) => i !== index);
 }
 
-/** The plane to show: the one already chosen while it still exists, else the active plane, else the first. */
+/**
+ * The plane to show: the active plane (the settings' microSteer.activePlane, which picking one in the panel
+ * sets, so the panel and every command agree), else the one already shown while it exists, else the first.
+ */
 export function choosePlane(current: string, planes: readonly PanelPlane[], activePlane: string | null): string {
   const names = planes.map((p) => p.name);
-  if (names.includes(current)) return current;
   if (activePlane !== null && names.includes(activePlane)) return activePlane;
+  if (names.includes(current)) return current;
   return names[0] ?? '';
 }
 

@@ -6,6 +6,8 @@
  */
 import * as vscode from 'vscode';
 import { compareStatesCommand, layerDiagnosticsCommand, type CompareStatesArgs, type LayerDiagnosticsArgs } from './diagnosticsCommands';
+import { trackContextKeys } from './contextKeys';
+import { DiagnosticsPanel } from './diagnosticsPanel';
 import { EngineHost } from './engineHost';
 import { generateAtCursor, type GenerateArgs } from './generateCommand';
 import { SteeredInlineCompletions, toggleInlineCompletions } from './inlineCompletions';
@@ -18,7 +20,8 @@ import type { Services } from './services';
 import { StatusBar } from './statusBar';
 import type { SteeringStatus } from './statusText';
 import { SteeringPanel, type PanelBackend } from './steeringPanel';
-import { trainFromSelection, type TrainArgs } from './trainCommand';
+import { stopTrainingAndKeep, trainFromSelection, type TrainArgs } from './trainCommand';
+import { offerGettingStarted } from './userMessages';
 import { computeVector, exportVector, importVector, type ComputeVectorArgs } from './vectorCommands';
 import { VectorStore } from './vectorStore';
 
@@ -56,10 +59,13 @@ export function activate(context: vscode.ExtensionContext): MicroSteerApi {
     panelBackend,
     statusBar,
     inlineCompletions,
+    trackContextKeys(planes, vectors),
     SteeringPanel.registerSerializer(context, panelBackend),
+    DiagnosticsPanel.registerSerializer(context.extensionUri, (message) => services.engine.output.appendLine(message)),
     vscode.languages.registerInlineCompletionItemProvider({ pattern: '**' }, inlineCompletions),
     command('microSteer.selectModelFolder', selectModelFolder),
     command('microSteer.trainFromSelection', (args?: unknown) => trainFromSelection(services, plainObject<TrainArgs>(args))),
+    command('microSteer.stopTrainingAndKeep', stopTrainingAndKeep),
     command('microSteer.generateAtCursor', (args?: unknown) => generateAtCursor(services, plainObject<GenerateArgs>(args))),
     command('microSteer.toggleInlineCompletions', (enable?: boolean) => toggleInlineCompletions(services, enable)),
     command('microSteer.openPanel', () => services.openPanel?.()),
@@ -74,6 +80,8 @@ export function activate(context: vscode.ExtensionContext): MicroSteerApi {
     command('microSteer.compareStates', (args?: unknown) => compareStatesCommand(services, context.extensionUri, plainObject<CompareStatesArgs>(args))),
     command('microSteer.importVector', (file?: string | vscode.Uri, name?: string, replace?: boolean) => importVector(services, file, name, replace)),
   );
+
+  offerGettingStarted(context.globalState, engine.modelName);
 
   return {
     inlineCompletions,

@@ -53,6 +53,10 @@ export class WindowPanelBackend implements PanelBackend, vscode.Disposable {
     return this.services.planes.activeName();
   }
 
+  setActivePlane(name: string): Promise<void> {
+    return this.services.planes.setActive(name);
+  }
+
   engineState(): string {
     const { state, device, modelName } = this.services.engine;
     if (modelName === undefined) return 'No model folder is set: run "Micro Steer: Select model folder".';

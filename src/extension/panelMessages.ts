@@ -32,8 +32,11 @@ export function parseWebviewMessage(raw: unknown): WebviewToHostMessage {
     case 'insert':
       expectOnlyFields(m, ['type', 'text'], `${m.type} message`);
       return { type: m.type, text: parseColumnText(m.text, `${m.type}.text`) };
+    case 'selectPlane':
+      expectOnlyFields(m, ['type', 'name'], 'selectPlane message');
+      return { type: 'selectPlane', name: parsePlaneName(m.name, 'selectPlane.name') };
     default:
-      throw new InputError(`message.type must be one of ready, generate, stop, copy, insert, got ${describe(m.type)}`);
+      throw new InputError(`message.type must be one of ready, generate, stop, copy, insert, selectPlane, got ${describe(m.type)}`);
   }
 }
 

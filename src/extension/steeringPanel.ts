@@ -30,6 +30,8 @@ export interface PanelBackend {
   listVectors(): PanelVector[];
   /** Name of `microSteer.activePlane`, if set. */
   activePlane(): string | undefined;
+  /** Makes a listed plane the active plane (the one source of truth the panel and every command follow). */
+  setActivePlane(name: string): Promise<void>;
   /** Fires when planes, vectors or the active plane change (settings edited, a plane trained). */
   readonly onDidChangePlanes: vscode.Event<void>;
   /** The model and the engine for the status line, e.g. "Model tiny-gemma2 · engine ready on cpu." */
@@ -108,6 +110,7 @@ export class SteeringPanel implements vscode.Disposable {
     private readonly backend: PanelBackend,
   ) {
     SteeringPanel.current = this;
+    panel.iconPath = vscode.Uri.joinPath(extensionUri, 'media', 'steer.svg');
     const webview = panel.webview;
     webview.html = panelHtml({
       cspSource: webview.cspSource,
@@ -178,6 +181,12 @@ export class SteeringPanel implements vscode.Disposable {
         await vscode.env.clipboard.writeText(message.text);
         this.post({ type: 'notice', level: 'info', text: 'Copied to the clipboard.' });
         return;
+      case 'selectPlane':
+        if (!this.backend.listPlanes().some((p) => p.name === message.name)) {
+          this.post({ type: 'notice', level: 'error', text: `There is no plane named "${message.name}".` });
+          return;
+        }
+        return this.backend.setActivePlane(message.name);
       case 'insert': {
         const where = await this.backend.insertText(message.text);
         this.post(

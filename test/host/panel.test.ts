@@ -89,6 +89,16 @@ suite('Steering panel', () => {
     assert.match(panel().lastNotice ?? '', /^Inserted into Untitled-\d+ at line 2\.$/);
   });
 
+  test('picking a plane in the panel makes it the active plane, which the status bar and every command use', async () => {
+    await panel().receive({ type: 'selectPlane', name: 'foreign' });
+    assert.equal(vscode.workspace.getConfiguration('microSteer').get('activePlane'), 'foreign');
+    assert.equal(api.status().plane, 'foreign');
+    await panel().receive({ type: 'selectPlane', name: 'no such plane' });
+    assert.match(panel().lastNotice ?? '', /There is no plane named "no such plane"/);
+    assert.equal(vscode.workspace.getConfiguration('microSteer').get('activePlane'), 'foreign');
+    await panel().receive({ type: 'selectPlane', name: 'axis' });
+  });
+
   test('a comparison that fails before any text keeps the columns shown and says why', async () => {
     const shown = await compare('axis', 7);
     assert.equal(shown?.state, 'done');

@@ -85,6 +85,8 @@ export function planeFor(model: Pick<ModelSummary, 'hiddenSize' | 'numHiddenLaye
 export interface ShownMessage {
   level: 'info' | 'warning' | 'error';
   text: string;
+  /** The buttons it offers. */
+  actions: string[];
 }
 
 /** Records every message the extension shows (answering none) until `restore()`. */
@@ -93,8 +95,8 @@ export function recordMessages(): { messages: ShownMessage[]; restore(): void } 
   const saved = { info: window.showInformationMessage, warning: window.showWarningMessage, error: window.showErrorMessage };
   const messages: ShownMessage[] = [];
   const recorder = (level: ShownMessage['level']) =>
-    ((text: string) => {
-      messages.push({ level, text });
+    ((text: string, ...items: unknown[]) => {
+      messages.push({ level, text, actions: items.filter((i): i is string => typeof i === 'string') });
       return Promise.resolve(undefined);
     }) as never;
   window.showInformationMessage = recorder('info');

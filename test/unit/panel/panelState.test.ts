@@ -125,7 +125,7 @@ test('removing an alpha keeps the others in order and never the last one', () =>
   assert.deepEqual(removeAlpha([0, 1], -1), [0, 1]);
 });
 
-test('the plane shown: the chosen one while it exists, else the active one, else the first', () => {
+test('the plane shown: the active one, else the chosen one while it exists, else the first', () => {
   const plane = (name: string): PanelPlane => ({
     name,
     layer: 1,
@@ -135,7 +135,10 @@ test('the plane shown: the chosen one while it exists, else the active one, else
     model: { hiddenSize: 8, numHiddenLayers: 2, fingerprint: 'f' },
   });
   const planes = [plane('a'), plane('b'), plane('c')];
-  assert.equal(choosePlane('b', planes, 'c'), 'b');
+  // The active plane wins: after training a new one (it becomes active) the panel shows it.
+  assert.equal(choosePlane('b', planes, 'c'), 'c');
+  assert.equal(choosePlane('b', planes, null), 'b');
+  assert.equal(choosePlane('b', planes, 'gone'), 'b');
   assert.equal(choosePlane('gone', planes, 'c'), 'c');
   assert.equal(choosePlane('', planes, 'c'), 'c');
   assert.equal(choosePlane('gone', planes, 'also gone'), 'a');
