@@ -364,7 +364,9 @@ export type WebviewToHostMessage =
   | { type: 'copy'; text: string }
   | { type: 'insert'; text: string }
   /** The user picked a plane: it becomes the active plane (microSteer.activePlane), the one every command uses. */
-  | { type: 'selectPlane'; name: string };
+  | { type: 'selectPlane'; name: string }
+  /** The "Select model folder" button: runs that command. */
+  | { type: 'selectModelFolder' };
 
 export type PanelRunState = 'running' | 'done' | 'cancelled' | 'failed';
 
@@ -387,6 +389,8 @@ export interface PanelRun {
   columns: PanelColumn[];
   /** Why it failed. */
   error?: string;
+  /** The failure is the model folder's: the panel offers to select another. */
+  modelProblem?: boolean;
   /** The sampling seed the run used (drawn fresh when the panel's seed box was empty), to repeat it. */
   seed?: number;
 }
@@ -394,11 +398,12 @@ export interface PanelRun {
 export type HostToWebviewMessage =
   | { type: 'planes'; planes: PanelPlane[]; activePlane: string | null; vectors?: PanelVector[] }
   /** `busy`: why Generate cannot run now (the engine works for another command), shown beside the disabled button. */
-  | { type: 'engineState'; text: string; busy?: string }
+  | { type: 'engineState'; text: string; busy?: string; noModel?: boolean }
   | { type: 'run'; run: PanelRun }
   /** Text appended to one column of a running comparison. */
   | { type: 'delta'; runId: number; column: number; text: string }
-  | { type: 'notice'; level: 'info' | 'error'; text: string };
+  /** `modelProblem`: the error is the model folder's, and the panel offers to select another. */
+  | { type: 'notice'; level: 'info' | 'error'; text: string; modelProblem?: boolean };
 
 // ------------------------------------------------------------------ diagnostics panel (webview <-> extension host)
 // Checked like the steering panel's messages (src/extension/diagnosticsMessages.ts).

@@ -25,6 +25,7 @@ export const PANEL_IDS = {
   generate: 'generate',
   stop: 'stop',
   generateBlocked: 'generate-blocked',
+  selectModel: 'select-model',
   status: 'status',
   engineState: 'engine-state',
   statusMessage: 'status-message',

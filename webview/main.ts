@@ -22,7 +22,8 @@
  *   #add-alpha #generate #stop   vscode-buttons (Ctrl/Cmd+Enter in the prompt also generates)
  *   #generate-blocked   shown while the engine works for another command (training): why #generate is disabled
  *   #status             role=status line: #engine-state (model and engine), #status-message (class "error" on errors)
- *                       and vscode-button #reuse-seed (after a run: puts the run's seed in #seed)
+ *                       and vscode-button #reuse-seed (after a run: puts the run's seed in #seed); vscode-button
+ *                       #select-model, shown while no model folder is set or after an error of the model folder
  *   #columns            one section[data-testid=column][data-index=i][data-alpha=A][data-state=running|done|cancelled|failed]
  *                       per alpha of the shown comparison, holding pre#column-text-i[data-testid=column-text][data-alpha=A]
  *                       (the streamed text), vscode-buttons #column-copy-i[data-testid=copy] and
@@ -50,7 +51,6 @@ import {
   type PanelColumn,
   type PanelPlane,
   type PanelRun,
-  type PanelSampling,
   type PanelVector,
   type StopReason,
   type WebviewToHostMessage,
@@ -96,6 +96,9 @@ let vectors: PanelVector[] = [];
 let awaitingRun = false;
 /** Why Generate cannot run now (the engine trains for another command), from the host. */
 let engineBusy: string | undefined;
+/** No model folder is set (from the host's engine state), and the last error was the model folder's. */
+let noModel = false;
+let modelError = false;
 /** The text nodes of the shown columns, appended to as deltas arrive. */
 let columnTexts: Text[] = [];
 
@@ -286,14 +289,16 @@ function svgText(text: string, x: number, y: number, anchor: 'middle' | 'end', c
 
 // ------------------------------------------------------------------ sampling settings
 
-type NumericSetting = 'temperature' | 'topK' | 'topP' | 'maxNewTokens';
+type NumericSetting = 'temperature' | 'topK' | 'topP' | 'maxNewTokens' | 'seed';
 
 function bindSampling(): void {
   bindNumberSetting('temperature', ID.temperature);
   bindNumberSetting('topK', ID.topK);
   bindNumberSetting('topP', ID.topP);
   bindNumberSetting('maxNewTokens', ID.maxNewTokens);
-  bindSeed();
+  bindNumberSetting('seed', ID.seed);
+  element<Button>(ID.newSeed).addEventListener('click', () => setSeed(Math.floor(Math.random() * (PANEL_LIMITS.maxSeed + 1))));
+  element<Button>(ID.reuseSeed).addEventListener('click', () => setSeed(state.run?.seed ?? null));
 
   const chatTemplate = element<Checkbox>(ID.chatTemplate);
   chatTemplate.checked = state.sampling.chatTemplate;
@@ -315,14 +320,17 @@ function bindSampling(): void {
   });
 }
 
+/** A number box of the sampling settings; only the seed's may be empty (a fresh seed each run). */
 function bindNumberSetting(key: NumericSetting, id: string): void {
   const input = element<HTMLInputElement>(id);
-  const parse = SAMPLING_FIELDS[key] as (value: unknown, field: string) => PanelSampling[NumericSetting];
-  input.value = String(state.sampling[key]);
+  const parse = SAMPLING_FIELDS[key] as (value: unknown, field: string) => number | null;
+  const settings = state.sampling as Record<NumericSetting, number | null>;
+  input.value = boxText(settings[key]);
   input.addEventListener('input', () => {
     try {
-      state.sampling[key] = parse(input.valueAsNumber, input.labels?.[0]?.textContent ?? key);
+      settings[key] = key === 'seed' && input.value.trim() === '' ? null : parse(input.valueAsNumber, input.labels?.[0]?.textContent ?? key);
       markValidity(input, undefined);
+      if (key === 'seed') renderSeedReuse();
       saveNow();
     } catch (e) {
       markValidity(input, (e as Error).message);
@@ -331,36 +339,19 @@ function bindNumberSetting(key: NumericSetting, id: string): void {
   // Leaving the field with a bad value puts the last good one back.
   input.addEventListener('change', () => {
     if (input.getAttribute('aria-invalid') !== 'true') return;
-    input.value = String(state.sampling[key]);
+    input.value = boxText(settings[key]);
     markValidity(input, undefined);
   });
 }
 
-/** The seed box: empty means a fresh seed each run; "New seed" fills in a random one to keep. */
-function bindSeed(): void {
-  const input = element<HTMLInputElement>(ID.seed);
-  input.value = state.sampling.seed === null ? '' : String(state.sampling.seed);
-  input.addEventListener('input', () => {
-    try {
-      state.sampling.seed = input.value.trim() === '' ? null : SAMPLING_FIELDS.seed(input.valueAsNumber, 'Seed');
-      markValidity(input, undefined);
-      saveNow();
-    } catch (e) {
-      markValidity(input, (e as Error).message);
-    }
-  });
-  input.addEventListener('change', () => {
-    if (input.getAttribute('aria-invalid') !== 'true') return;
-    setSeed(state.sampling.seed);
-  });
-  element<Button>(ID.newSeed).addEventListener('click', () => setSeed(Math.floor(Math.random() * (PANEL_LIMITS.maxSeed + 1))));
-  element<Button>(ID.reuseSeed).addEventListener('click', () => setSeed(state.run?.seed ?? null));
+function boxText(value: number | null): string {
+  return value === null ? '' : String(value);
 }
 
 function setSeed(seed: number | null): void {
   const input = element<HTMLInputElement>(ID.seed);
   state.sampling.seed = seed;
-  input.value = seed === null ? '' : String(seed);
+  input.value = boxText(seed);
   markValidity(input, undefined);
   renderSeedReuse();
   saveNow();
@@ -477,6 +468,7 @@ function alphaInput(type: 'range' | 'number', id: string, testId: string, alpha:
 function bindActions(): void {
   element<Button>(ID.generate).addEventListener('click', generate);
   element<Button>(ID.stop).addEventListener('click', () => vscode.postMessage({ type: 'stop' }));
+  element<Button>(ID.selectModel).addEventListener('click', () => vscode.postMessage({ type: 'selectModelFolder' }));
 }
 
 function generate(): void {
@@ -505,6 +497,11 @@ function generate(): void {
   awaitingRun = true;
   showMessage('Starting…');
   renderButtons();
+}
+
+/** "Select model folder" shows while it is the way forward. */
+function renderModelButton(): void {
+  element<Button>(ID.selectModel).hidden = !noModel && !modelError;
 }
 
 function renderButtons(): void {
@@ -633,11 +630,15 @@ function receive(message: HostToWebviewMessage): void {
     case 'engineState':
       element(ID.engineState).textContent = message.text;
       engineBusy = message.busy;
+      noModel = message.noModel === true;
       renderButtons();
+      renderModelButton();
       break;
     case 'run':
       awaitingRun = false;
       state.run = message.run;
+      if (message.run.state !== 'running') modelError = message.run.modelProblem === true;
+      renderModelButton();
       renderRun();
       saveNow();
       break;
@@ -646,6 +647,8 @@ function receive(message: HostToWebviewMessage): void {
       break;
     case 'notice':
       if (message.level === 'error') awaitingRun = false;
+      if (message.level === 'error') modelError = message.modelProblem === true;
+      renderModelButton();
       showMessage(message.text, message.level);
       renderButtons();
       break;

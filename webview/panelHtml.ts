@@ -100,6 +100,7 @@ export function panelHtml(r: PanelPageResources): string {
     <span ${testable(ID.engineState)}></span>
     <span ${testable(ID.statusMessage)}></span>
     <vscode-button ${testable(ID.reuseSeed)} appearance="secondary" hidden></vscode-button>
+    <vscode-button ${testable(ID.selectModel)} hidden>Select model folder</vscode-button>
   </p>
 
   <section ${testable(ID.columns)} class="columns" aria-label="Completions, one column per alpha"></section>

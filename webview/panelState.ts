@@ -95,6 +95,7 @@ const parseSavedRun: FieldParser<PanelRun> = (value, field) => {
     columns: columns.map((c, i) => parseSavedColumn(c, `${field}.columns[${i}]`)),
   };
   if (typeof r.error === 'string') run.error = parseColumnText(r.error, `${field}.error`);
+  if (r.modelProblem === true) run.modelProblem = true;
   if (r.seed !== undefined && r.seed !== null) run.seed = SAMPLING_FIELDS.seed(r.seed, `${field}.seed`) ?? undefined;
   return run;
 };

@@ -64,6 +64,10 @@ export class WindowPanelBackend implements PanelBackend, vscode.Disposable {
     return `Model ${modelName} · engine ${engine}.`;
   }
 
+  hasModel(): boolean {
+    return this.services.engine.modelName !== undefined;
+  }
+
   engineBusy(): string | undefined {
     const { engine } = this.services;
     return engine.busy ? `The engine is ${engine.state}` : undefined;

@@ -23,6 +23,7 @@ export function parseWebviewMessage(raw: unknown): WebviewToHostMessage {
   switch (m.type) {
     case 'ready':
     case 'stop':
+    case 'selectModelFolder':
       expectOnlyFields(m, ['type'], `${m.type} message`);
       return { type: m.type };
     case 'generate':
@@ -36,7 +37,7 @@ export function parseWebviewMessage(raw: unknown): WebviewToHostMessage {
       expectOnlyFields(m, ['type', 'name'], 'selectPlane message');
       return { type: 'selectPlane', name: parsePlaneName(m.name, 'selectPlane.name') };
     default:
-      throw new InputError(`message.type must be one of ready, generate, stop, copy, insert, selectPlane, got ${describe(m.type)}`);
+      throw new InputError(`message.type must be one of ready, generate, stop, copy, insert, selectPlane, selectModelFolder, got ${describe(m.type)}`);
   }
 }
 

@@ -8,6 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
 import { panelHtml } from '../../webview/panelHtml';
+import { ModelFolderError } from './engineHost';
 import { parseWebviewMessage } from './panelMessages';
 import { freshSeed } from './settings';
 import type {
@@ -38,6 +39,8 @@ export interface PanelBackend {
   engineState(): string;
   /** Why a comparison cannot start now (the engine works for another command), or undefined when it can. */
   engineBusy(): string | undefined;
+  /** A model folder is set (and usable in this workspace). */
+  hasModel(): boolean;
   readonly onDidChangeEngineState: vscode.Event<void>;
   /**
    * Continues the prompt once per alpha in ONE batched engine run with the named plane (or, with
@@ -160,7 +163,7 @@ export class SteeringPanel implements vscode.Disposable {
       return Promise.resolve();
     }
     return this.handle(message).catch((e: unknown) => {
-      this.post({ type: 'notice', level: 'error', text: (e as Error)?.message ?? String(e) });
+      this.post({ type: 'notice', level: 'error', text: (e as Error)?.message ?? String(e), ...modelProblem(e) });
     });
   }
 
@@ -176,6 +179,9 @@ export class SteeringPanel implements vscode.Disposable {
         return this.generate(message.params);
       case 'stop':
         this.cancellation?.cancel();
+        return;
+      case 'selectModelFolder':
+        await vscode.commands.executeCommand('microSteer.selectModelFolder');
         return;
       case 'copy':
         await vscode.env.clipboard.writeText(message.text);
@@ -209,7 +215,7 @@ export class SteeringPanel implements vscode.Disposable {
 
   private sendEngineState(): void {
     const busy = this.backend.engineBusy();
-    this.post({ type: 'engineState', text: this.backend.engineState(), ...(busy ? { busy } : {}) });
+    this.post({ type: 'engineState', text: this.backend.engineState(), ...(busy ? { busy } : {}), ...(this.backend.hasModel() ? {} : { noModel: true }) });
   }
 
   private async generate(params: PanelGenerateParams): Promise<void> {
@@ -268,6 +274,7 @@ export class SteeringPanel implements vscode.Disposable {
       else {
         run.state = 'failed';
         run.error = e instanceof Error ? e.message : String(e);
+        Object.assign(run, modelProblem(e));
       }
     } finally {
       if (this.cancellation === cancellation) this.cancellation = undefined;
@@ -277,11 +284,16 @@ export class SteeringPanel implements vscode.Disposable {
     if (run.state === 'failed' && shown && run.columns.every((c) => c.text === '')) {
       this.run = shown;
       this.post({ type: 'run', run: shown });
-      this.post({ type: 'notice', level: 'error', text: `Generation failed: ${run.error ?? 'unknown error'}` });
+      this.post({ type: 'notice', level: 'error', text: `Generation failed: ${run.error ?? 'unknown error'}`, ...(run.modelProblem ? { modelProblem: true } : {}) });
       return;
     }
     this.post({ type: 'run', run });
   }
+}
+
+/** `{ modelProblem: true }` for an error the user fixes by choosing another model folder. */
+function modelProblem(e: unknown): { modelProblem?: true } {
+  return e instanceof ModelFolderError ? { modelProblem: true } : {};
 }
 
 function webviewOptions(extensionUri: vscode.Uri): vscode.WebviewOptions {

@@ -21,6 +21,20 @@ suite('Guidance when the model is missing', () => {
   let api: MicroSteerApi;
   let notAModel: string;
 
+  /** Runs "Generate steered text at cursor" and returns the error message it shows. */
+  const generateError = async () => {
+    const editor = await openEditor('The harbour lights were');
+    editor.selection = new vscode.Selection(0, 23, 0, 23);
+    const recorder = recordMessages();
+    try {
+      await vscode.commands.executeCommand('microSteer.generateAtCursor', { maxNewTokens: 2 });
+      await waitFor(() => recorder.messages.some((m) => m.level === 'error'), 'an error message');
+    } finally {
+      recorder.restore();
+    }
+    return recorder.messages.find((m) => m.level === 'error');
+  };
+
   suiteSetup(async () => {
     api = await activateExtension();
     notAModel = fs.mkdtempSync(path.join(os.tmpdir(), 'microsteer-not-a-model-'));
@@ -37,16 +51,7 @@ suite('Guidance when the model is missing', () => {
     const model = await useTinyModel();
     await setWorkspaceSettings({ planes: { axis: planeFor(model) }, activePlane: 'axis' });
     await setWorkspaceSettings({ modelPath: notAModel });
-    const editor = await openEditor('The harbour lights were');
-    editor.selection = new vscode.Selection(0, 23, 0, 23);
-    const recorder = recordMessages();
-    try {
-      await vscode.commands.executeCommand('microSteer.generateAtCursor', { maxNewTokens: 2 });
-      await waitFor(() => recorder.messages.some((m) => m.level === 'error'), 'an error message');
-    } finally {
-      recorder.restore();
-    }
-    const error = recorder.messages.find((m) => m.level === 'error');
+    const error = await generateError();
     assert.match(error?.text ?? '', new RegExp(`the model folder ${notAModel.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} cannot be used`));
     assert.deepEqual(error?.actions, ['Select model folder', 'Get started']);
     assert.equal(api.status().model, path.basename(notAModel), 'the status bar does not name the configured model');
@@ -54,19 +59,22 @@ suite('Guidance when the model is missing', () => {
 
   test('no model folder set: the error says so, with the same actions', async () => {
     await setWorkspaceSettings({ modelPath: '' });
-    const editor = await openEditor('The harbour lights were');
-    editor.selection = new vscode.Selection(0, 23, 0, 23);
-    const recorder = recordMessages();
-    try {
-      await vscode.commands.executeCommand('microSteer.generateAtCursor', { maxNewTokens: 2 });
-      await waitFor(() => recorder.messages.some((m) => m.level === 'error'), 'an error message');
-    } finally {
-      recorder.restore();
-    }
-    const error = recorder.messages.find((m) => m.level === 'error');
+    const error = await generateError();
     assert.match(error?.text ?? '', /no model folder is set/);
     assert.deepEqual(error?.actions, ['Select model folder', 'Get started']);
     assert.equal(api.status().model, undefined);
+  });
+
+  test('the panel marks a comparison that failed for want of a model, so that it offers "Select model folder"', async () => {
+    await setWorkspaceSettings({ modelPath: '' });
+    await vscode.commands.executeCommand('microSteer.openPanel');
+    await waitFor(() => api.steeringPanel() !== undefined, 'the panel to open');
+    const sampling = { temperature: 1, topK: 0, topP: 1, maxNewTokens: 2, chatTemplate: false, steerPrompt: 'last', seed: null };
+    await api.steeringPanel()?.receive({ type: 'generate', params: { prompt: 'The harbour', planeName: 'axis', alphas: [0, 2], sampling } });
+    const run = api.steeringPanel()?.currentRun;
+    assert.equal(run?.state, 'failed');
+    assert.match(run?.error ?? '', /no model folder is set/);
+    assert.equal(run?.modelProblem, true);
   });
 
   test('the walkthrough exists, and every button in it runs a command the extension registered', async () => {

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import * as vscode from 'vscode';
 import type { MicroSteerApi } from '../../src/extension/extension';
-import { activateExtension, clearSuiteSettings, openEditor, planeFor, setWorkspaceSettings, useTinyModel, waitFor, waitForAsync } from './support';
+import { activateExtension, clearSuiteSettings, openEditor, planeFor, setWorkspaceSettings, useTinyModel, waitFor, waitForAsync, whileTraining } from './support';
 
 const PROMPT = 'The harbour lights were';
 const CONTEXT: vscode.InlineCompletionContext = { triggerKind: vscode.InlineCompletionTriggerKind.Invoke, selectedCompletionInfo: undefined };
@@ -83,17 +83,10 @@ suite('Steered inline completions', () => {
   });
 
   test('no request while the engine is training', async () => {
-    const editor = await openEditor('A line to train on.\nAnother line to train on.');
-    editor.selection = new vscode.Selection(0, 0, 1, 25);
-    await setWorkspaceSettings({ 'training.steps': 8 });
-    const training = vscode.commands.executeCommand('microSteer.trainFromSelection', { name: 'inline busy', useAveraging: true });
-    try {
-      await waitFor(() => api.status().state === 'training', 'the engine to start training');
+    await whileTraining(api, 'inline busy', async () => {
       const { doc, at } = await fresh('Asked while training');
       assert.deepEqual(await provideAt(doc, at), []);
-    } finally {
-      await training;
-    }
+    });
     assert.ok(api.planes().names.includes('inline busy'));
   });
 
@@ -107,19 +100,12 @@ suite('Steered inline completions', () => {
     await waitFor(() => api.status().state === 'idle', 'the given-up work to finish');
 
     // While the engine trains, nothing new is asked; the finished work is still there to answer.
-    const editor = await openEditor('One more line to train on.\nAnd one more.');
-    editor.selection = new vscode.Selection(0, 0, 1, 13);
-    await setWorkspaceSettings({ 'training.steps': 8 });
-    const training = vscode.commands.executeCommand('microSteer.trainFromSelection', { name: 'inline reuse', useAveraging: true });
-    try {
-      await waitFor(() => api.status().state === 'training', 'the engine to start training');
+    await whileTraining(api, 'inline reuse', async () => {
       const reused = await provideAt(other, at);
       assert.equal(reused.length, 1, 'the finished work did not answer the same prompt');
       assert.ok((reused[0].insertText as string).length > 0);
       assert.deepEqual(await provideAt(other, new vscode.Position(0, 5)), [], 'a new prompt was asked while training');
-    } finally {
-      await training;
-    }
+    });
   });
 
   test('disabled again: no items', async () => {

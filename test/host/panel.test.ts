@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import * as vscode from 'vscode';
 import type { MicroSteerApi } from '../../src/extension/extension';
 import type { PanelRun } from '../../src/protocol';
-import { activateExtension, clearSuiteSettings, openEditor, planeFor, setWorkspaceSettings, useTinyModel, waitFor } from './support';
+import { activateExtension, clearSuiteSettings, openEditor, planeFor, setWorkspaceSettings, useTinyModel, waitFor, whileTraining } from './support';
 
 const SAMPLING = { temperature: 1, topK: 0, topP: 1, maxNewTokens: 6, chatTemplate: false, steerPrompt: 'last' };
 
@@ -58,19 +58,12 @@ suite('Steering panel', () => {
   test('Generate while the engine trains is refused with the reason, and the shown columns stay', async () => {
     const shown = await compare('axis', 5);
     assert.equal(shown?.state, 'done');
-    const editor = await openEditor('A line to train on.\nAnother line to train on.');
-    editor.selection = new vscode.Selection(0, 0, 1, 25);
-    await setWorkspaceSettings({ 'training.steps': 8 });
-    const training = vscode.commands.executeCommand('microSteer.trainFromSelection', { name: 'panel busy', useAveraging: true });
-    try {
-      await waitFor(() => api.status().state === 'training', 'the engine to start training');
+    await whileTraining(api, 'panel busy', async () => {
       const during = await compare('axis', 6);
       assert.equal(during, shown, 'the columns shown were replaced');
       assert.equal(during?.state, 'done');
       assert.match(panel().lastNotice ?? '', /The engine is training: Generate works again when it ends/);
-    } finally {
-      await training;
-    }
+    });
   });
 
   test('Insert writes at the cursor of the editor last worked in, even one hidden behind the panel: shown, selected, named', async () => {

@@ -136,6 +136,23 @@ export async function waitForAsync(condition: () => Promise<boolean>, what: stri
   }
 }
 
+/**
+ * Runs `body` while "Train steering from selection" trains the plane `name` (8 steps on two fresh lines),
+ * and resolves once that training has ended too.
+ */
+export async function whileTraining(api: MicroSteerApi, name: string, body: () => Promise<void>): Promise<void> {
+  const editor = await openEditor('A line to train on.\nAnother line to train on.');
+  editor.selection = new vscode.Selection(0, 0, 1, 25);
+  await setWorkspaceSettings({ 'training.steps': 8 });
+  const training = vscode.commands.executeCommand('microSteer.trainFromSelection', { name, useAveraging: true });
+  try {
+    await waitFor(() => api.status().state === 'training', 'the engine to start training');
+    await body();
+  } finally {
+    await training;
+  }
+}
+
 /** The microSteer settings these suites write, removed from the workspace between suites. */
 export const SUITE_SETTINGS = [
   'planes',

@@ -142,6 +142,13 @@ async function drivePanel(page: Page, origin: string, workspace: string): Promis
   const [baseline, ...steered] = columns;
   if (steered.every((c) => c.text === baseline.text)) throw new Error(`every column shows the same text: the alphas did not reach the engine`);
   step(`all ${columns.length} columns streamed text in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  // The seed box was left empty: the run drew a fresh seed and offers it for reuse.
+  const reuse = panel.locator(`#${ID.reuseSeed}`);
+  await reuse.waitFor({ state: 'visible', timeout: 5_000 });
+  const offered = (await reuse.textContent())?.trim() ?? '';
+  if (!/^Reuse seed \d+$/.test(offered)) throw new Error(`after a run with an empty seed box the panel offers "${offered}"`);
+  if ((await panel.locator(`#${ID.seed}`).inputValue()) !== '') throw new Error('the seed box is not empty by default');
+  step(`the run drew a fresh seed: "${offered}"`);
   return panel;
 }
 

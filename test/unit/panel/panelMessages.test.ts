@@ -153,6 +153,11 @@ test('selectPlane carries only a plane name', () => {
   rejects({ type: 'selectPlane', name: 'a', extra: 1 }, /selectPlane message has an unknown field "extra"/);
 });
 
+test('selectModelFolder carries nothing else', () => {
+  assert.deepEqual(parseWebviewMessage({ type: 'selectModelFolder' }), { type: 'selectModelFolder' });
+  rejects({ type: 'selectModelFolder', folder: '/etc' }, /selectModelFolder message has an unknown field "folder"/);
+});
+
 test('a null seed asks for a fresh one; a missing one is an error', () => {
   const message = parseWebviewMessage(generateMessage({ sampling: { seed: null } }));
   assert.equal(message.type === 'generate' && message.params.sampling.seed, null);
