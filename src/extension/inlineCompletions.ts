@@ -5,11 +5,11 @@
  * VS Code asks at every keystroke and cancels a request soon after the last one, usually before the
  * engine has finished. So a request waits out the debounce, then joins the engine work for its prompt
  * (starting it when there is none; work for another prompt is cancelled) without tying that work to its
- * own token: the work finishes, its text is kept (CompletionReuse), and if nobody was left waiting for
- * it while the editor still shows that prompt, the suggestion is asked for again and answered from the
- * store at once. While inline completions are on, the engine and the active plane's graphs are warmed
- * (at activation, when switched on, when the model or plane changes), so the first request does not
- * pay for loading the model. Engine work here is background work: it never runs while the engine trains
+ * own token, and is answered with the first few words as soon as they stream in. The work finishes, its
+ * whole text is kept (CompletionReuse), and if the editor still shows that prompt while nobody got the
+ * whole text, the suggestion is asked for again and answered from the store at once. While inline
+ * completions are on, the engine and the active plane's graphs are warmed (at activation, when switched
+ * on, when the model or plane changes), so the first request does not pay for loading the model. Engine work here is background work: it never runs while the engine trains
  * or generates for someone else and gives way to any command that needs the engine. Problems (no model,
  * no plane) go to the output channel, not into pop-ups while the user types.
  */
@@ -25,6 +25,8 @@ import { configuredAlpha, inlineSettings, promptContextChars, samplingOptions, S
 
 /** A short prompt whose one-token continuation loads the tokenizer and opens the plane's graphs. */
 const WARM_UP_PROMPT = 'The';
+/** Streamed characters that are worth showing before the rest comes: a word or two. */
+const FIRST_WORDS_CHARS = 12;
 
 /** Engine work for one prompt, shared by every request that asks for it. */
 interface Flight {
@@ -33,10 +35,12 @@ interface Flight {
   cancel: vscode.CancellationTokenSource;
   /** The completion, or undefined when there is none (cancelled, failed, empty). */
   text: Promise<string | undefined>;
+  /** Its first words as they stream in (or the whole text, if shorter). */
+  firstWords: Promise<string | undefined>;
   /** Requests waiting for it now. */
   waiting: number;
-  /** A request got its text. */
-  answered: boolean;
+  /** The text a request was answered with. */
+  answered: string | undefined;
 }
 
 export class SteeredInlineCompletions implements vscode.InlineCompletionItemProvider, vscode.Disposable {
@@ -77,9 +81,9 @@ export class SteeredInlineCompletions implements vscode.InlineCompletionItemProv
     const flight = this.flightFor(prompt, setup) ?? this.start(prompt, setup, settings.maxTokens, document.uri);
     flight.waiting++;
     try {
-      const text = await untilCancelled(flight.text, token);
+      const text = await untilCancelled(flight.firstWords, token);
       if (text === undefined || token.isCancellationRequested) return undefined;
-      flight.answered = true;
+      flight.answered = text;
       return [this.item(text, position)];
     } finally {
       flight.waiting--;
@@ -126,13 +130,20 @@ export class SteeredInlineCompletions implements vscode.InlineCompletionItemProv
   private start(prompt: string, setup: string, maxTokens: number, uri: vscode.Uri): Flight {
     this.flight?.cancel.cancel();
     const cancel = new vscode.CancellationTokenSource();
-    const flight: Flight = { prompt, setup, cancel, waiting: 0, answered: false, text: Promise.resolve(undefined) };
+    let streamed = '';
+    let showFirstWords: (text: string | undefined) => void = () => undefined;
+    const firstWords = new Promise<string | undefined>((resolve) => (showFirstWords = resolve));
+    const onDelta = (text: string): void => {
+      streamed += text;
+      if (streamed.trim().length >= FIRST_WORDS_CHARS) showFirstWords(streamed);
+    };
+    const flight: Flight = { prompt, setup, cancel, waiting: 0, answered: undefined, text: Promise.resolve(undefined), firstWords };
     flight.text = this.previous.then(async () => {
       if (cancel.token.isCancellationRequested || this.services.engine.busy) return undefined;
       try {
         const { engine, planes } = this.services;
         const plane = planes.activeFor(await engine.ensureModel());
-        const row = (await this.generate(plane.record, prompt, maxTokens, cancel.token)).rows[0];
+        const row = (await this.generate(plane.record, prompt, maxTokens, cancel.token, onDelta)).rows[0];
         this.lastProblem = undefined;
         if (!row || row.stopReason === 'cancelled') return undefined;
         this.reuse.store(setup, prompt, row.text);
@@ -147,15 +158,17 @@ export class SteeredInlineCompletions implements vscode.InlineCompletionItemProv
     });
     this.previous = flight.text;
     void flight.text.then((text) => {
-      if (text !== undefined && flight.waiting === 0 && !flight.answered) askAgainIfStillAt(uri, prompt);
+      showFirstWords(text);
+      // Shown the first words only, or nothing (VS Code gave up): show the whole text now.
+      if (text !== undefined && flight.waiting === 0 && flight.answered !== text) askAgainIfStillAt(uri, prompt);
     });
     this.flight = flight;
     return flight;
   }
 
-  private generate(record: PlaneRecord, prompt: string, maxTokens: number, token: vscode.CancellationToken) {
+  private generate(record: PlaneRecord, prompt: string, maxTokens: number, token: vscode.CancellationToken, onDelta: (text: string) => void = () => undefined) {
     const request = { prompt, rows: [{ plane: planeSpec(record), alpha: configuredAlpha() }], sampling: samplingOptions(maxTokens) };
-    return this.services.engine.generate(request, () => undefined, token, true);
+    return this.services.engine.generate(request, (_row, text) => onDelta(text), token, true);
   }
 
   private item(text: string, position: vscode.Position): vscode.InlineCompletionItem {
