@@ -28,6 +28,8 @@ const REQUIRED = [
   'extension/dist/webview.js',
   'extension/dist/diagnostics.js',
   'extension/media/panel.css',
+  'extension/media/steer.svg',
+  'extension/media/walkthrough/model.md',
   'extension/node_modules/onnxruntime-node/bin/napi-v6/linux/x64/onnxruntime_binding.node',
   'extension/node_modules/onnxruntime-node/bin/napi-v6/linux/x64/libonnxruntime.so.1',
   'extension/node_modules/onnxruntime-common/package.json',

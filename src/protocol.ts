@@ -290,7 +290,7 @@ export const EngineErrorCodes = {
 export interface EngineErrorData {
   /** The error's class name on the engine side. */
   name: string;
-  /** For a training stopped by non-finite values: the last good plane, as the trainer reported it. */
+  /** For a training stopped by non-finite values or cancelled after some steps: the last good plane, as the trainer reported it. */
   lastGood?: unknown;
   /** The engine's stack trace of an internal error: the client shows it where its user asked for traces. */
   stack?: string;
@@ -334,8 +334,8 @@ export interface PanelVector {
 /** What a comparison steers with: a plane (alphas) or a mean-difference vector (coefficients). */
 export type PanelSteering = 'plane' | 'vector';
 
-/** Sampling as the panel sends it: every field present. */
-export type PanelSampling = Required<SamplingOptions>;
+/** Sampling as the panel sends it: every field present; seed null draws a fresh seed for the run (the run reports it). */
+export type PanelSampling = Omit<Required<SamplingOptions>, 'seed'> & { seed: number | null };
 
 /** One comparison: the prompt continued once per alpha, all rows in one batched engine run. */
 export interface PanelGenerateParams {
@@ -380,7 +380,11 @@ export type WebviewToHostMessage =
   | { type: 'generate'; params: PanelGenerateParams }
   | { type: 'stop' }
   | { type: 'copy'; text: string }
-  | { type: 'insert'; text: string };
+  | { type: 'insert'; text: string }
+  /** The user picked a plane: it becomes the active plane (microSteer.activePlane), the one every command uses. */
+  | { type: 'selectPlane'; name: string }
+  /** The "Select model folder" button: runs that command. */
+  | { type: 'selectModelFolder' };
 
 export type PanelRunState = 'running' | 'done' | 'cancelled' | 'failed';
 
@@ -403,15 +407,21 @@ export interface PanelRun {
   columns: PanelColumn[];
   /** Why it failed. */
   error?: string;
+  /** The failure is the model folder's: the panel offers to select another. */
+  modelProblem?: boolean;
+  /** The sampling seed the run used (drawn fresh when the panel's seed box was empty), to repeat it. */
+  seed?: number;
 }
 
 export type HostToWebviewMessage =
   | { type: 'planes'; planes: PanelPlane[]; activePlane: string | null; vectors?: PanelVector[] }
-  | { type: 'engineState'; text: string }
+  /** `busy`: why Generate cannot run now (the engine works for another command), shown beside the disabled button. */
+  | { type: 'engineState'; text: string; busy?: string; noModel?: boolean }
   | { type: 'run'; run: PanelRun }
   /** Text appended to one column of a running comparison. */
   | { type: 'delta'; runId: number; column: number; text: string }
-  | { type: 'notice'; level: 'info' | 'error'; text: string };
+  /** `modelProblem`: the error is the model folder's, and the panel offers to select another. */
+  | { type: 'notice'; level: 'info' | 'error'; text: string; modelProblem?: boolean };
 
 // ------------------------------------------------------------------ diagnostics panel (webview <-> extension host)
 // Checked like the steering panel's messages (src/extension/diagnosticsMessages.ts).

@@ -10,14 +10,28 @@ import { DIAGNOSTICS_IDS as ID } from './diagnosticsHtml';
 import { linePlot } from './linePlot';
 import type { ChartBox } from './lossCurve';
 
-declare function acquireVsCodeApi(): { postMessage(message: DiagnosticsToHostMessage): void };
+declare function acquireVsCodeApi(): { postMessage(message: DiagnosticsToHostMessage): void; getState(): unknown; setState(state: SavedState): void };
 const vscode = acquireVsCodeApi();
+
+/** What the page keeps across a reload: the result it shows (its train button needs the examples, which are not kept). */
+interface SavedState {
+  view?: DiagnosticsView;
+}
 const SVG_NS = 'http://www.w3.org/2000/svg';
 const WIDTH = 480;
-const COLOURS = ['var(--vscode-charts-blue)', 'var(--vscode-charts-orange)', 'var(--vscode-charts-green)', 'var(--vscode-charts-red)'];
+/** One colour per series of a view (layer diagnostics draw five). */
+const COLOURS = [
+  'var(--vscode-charts-blue)',
+  'var(--vscode-charts-orange)',
+  'var(--vscode-charts-green)',
+  'var(--vscode-charts-red)',
+  'var(--vscode-charts-purple)',
+];
 
 interface Panel {
   title: string;
+  /** The y axis's title. */
+  unit: string;
   labels: string[];
   series: { name: string; values: number[] }[];
   mark?: number;
@@ -44,9 +58,10 @@ function panels(view: DiagnosticsView): Panel[] {
     const labels = d.map((x) => String(x.layer));
     const mark = d.findIndex((x) => x.layer === view.result.suggestedLayer);
     return [
-      { title: 'cosine similarity of the two means', labels, series: [{ name: 'cos(mean A, mean B)', values: d.map((x) => x.meanCosine) }], mark },
+      { title: 'how alike the two sets are (cosine of their means)', unit: 'cosine', labels, series: [{ name: 'cosine of the means of A and B', values: d.map((x) => x.meanCosine) }], mark },
       {
-        title: 'per-feature variance',
+        title: 'how much each set varies (per-feature variance)',
+        unit: 'variance',
         labels,
         series: [
           { name: 'A mean', values: d.map((x) => x.varianceA.mean) },
@@ -61,20 +76,20 @@ function panels(view: DiagnosticsView): Panel[] {
   const s = view.result.states;
   const series = [{ name: 'without the plane', values: s.map((x) => x.cosine) }];
   if (s.some((x) => x.cosineSteered !== undefined)) series.push({ name: `with ${view.planeName ?? 'the plane'} (α ${view.alpha})`, values: s.map((x) => x.cosineSteered ?? Number.NaN) });
-  return [{ title: 'cosine similarity of the two tokens’ hidden states', labels: s.map((x) => (x.layer === null ? 'emb' : String(x.layer))), series }];
+  return [{ title: 'how alike the two tokens’ hidden states are', unit: 'cosine', labels: s.map((x) => (x.layer === null ? 'emb' : String(x.layer))), series }];
 }
 
 function draw(view: DiagnosticsView): void {
   const plot = element<SVGSVGElement>(ID.plot);
   const all = panels(view);
-  const height = 110;
+  const height = 130;
   plot.setAttribute('viewBox', `0 0 ${WIDTH} ${height * all.length}`);
   plot.replaceChildren();
   const legend = element(ID.legend);
   legend.replaceChildren();
   let colour = 0;
   all.forEach((panel, p) => {
-    const box: ChartBox = { width: WIDTH, height, left: 56, right: 12, top: 16, bottom: 22 };
+    const box: ChartBox = { width: WIDTH, height, left: 66, right: 12, top: 16, bottom: 36 };
     const group = svg('g', { transform: `translate(0 ${p * height})` });
     group.append(label(panel.title, box.left, 11, 'start'));
     const geometry = linePlot(panel.labels, panel.series.map((s) => s.values), box);
@@ -92,21 +107,29 @@ function draw(view: DiagnosticsView): void {
         legend.append(item);
       });
       for (const t of geometry.yTicks) group.append(label(t.label, box.left - 4, t.at + 3, 'end'));
-      for (const t of geometry.xTicks) group.append(label(t.label, t.at, height - 8, 'middle'));
+      for (const t of geometry.xTicks) group.append(label(t.label, t.at, height - box.bottom + 12, 'middle'));
+      const middle = (box.top + height - box.bottom) / 2;
+      group.append(label('layer', (box.left + WIDTH - box.right) / 2, height - 6, 'middle'));
+      const unit = label(panel.unit, 10, middle, 'middle');
+      unit.setAttribute('transform', `rotate(-90 10 ${middle})`);
+      group.append(unit);
     }
     colour += panel.series.length;
     plot.append(group);
   });
 }
 
-function show(view: DiagnosticsView): void {
+function show(view: DiagnosticsView, restored: boolean): void {
   const train = element<HTMLButtonElement>(ID.train);
   if (view.kind === 'layers') {
     const r = view.result;
     element(ID.title).textContent = 'Layer diagnostics';
-    element(ID.summary).textContent = `Suggested steering layer: ${r.suggestedLayer} (${r.rule}). ${r.examplesA} examples in A, ${r.examplesB} in B, read at the ${r.position === 'last' ? 'last token' : 'mean over tokens'}.`;
-    train.hidden = false;
-    train.textContent = `Train a plane at layer ${r.suggestedLayer}`;
+    element(ID.summary).textContent =
+      `Suggested steering layer: ${r.suggestedLayer}, where set B stands out from set A the most among the middle layers ` +
+      `(${r.examplesA} examples in A, ${r.examplesB} in B, each read at its ${r.position === 'last' ? 'last token' : 'tokens on average'}).` +
+      (restored ? ' Run the diagnostics again to train from here.' : '');
+    train.hidden = restored;
+    train.textContent = `Train a plane at layer ${r.suggestedLayer} on set B (${r.examplesB} examples)`;
     train.onclick = () => vscode.postMessage({ type: 'trainAtLayer', layer: r.suggestedLayer });
   } else {
     const r = view.result;
@@ -118,6 +141,19 @@ function show(view: DiagnosticsView): void {
 }
 
 window.addEventListener('message', (event: MessageEvent<HostToDiagnosticsMessage>) => {
-  if (event.data?.type === 'show') show(event.data.view);
+  if (event.data?.type !== 'show') return;
+  vscode.setState({ view: event.data.view });
+  show(event.data.view, false);
 });
+
+// After a reload the host has no result to send: draw the saved one. It is this page's own state, but
+// VS Code keeps it on disk, so a damaged one is dropped rather than drawn halfway.
+const saved = vscode.getState() as SavedState | undefined;
+if (saved?.view) {
+  try {
+    show(saved.view, true);
+  } catch {
+    vscode.setState({});
+  }
+}
 vscode.postMessage({ type: 'ready' });

@@ -29,7 +29,7 @@ export function diagnosticsHtml(r: PanelPageResources): string {
   <p ${id(DIAGNOSTICS_IDS.summary)} role="status"></p>
   <svg ${id(DIAGNOSTICS_IDS.plot)} class="loss-chart" viewBox="0 0 480 220" role="img" aria-label="Diagnostics plot"></svg>
   <ul ${id(DIAGNOSTICS_IDS.legend)} class="plot-legend"></ul>
-  <button ${id(DIAGNOSTICS_IDS.train)} type="button" hidden></button>
+  <button ${id(DIAGNOSTICS_IDS.train)} class="train-button" type="button" hidden></button>
 </main>
 <script nonce="${attr(r.nonce)}" src="${attr(r.scriptUri)}"></script>
 </body>

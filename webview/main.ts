@@ -13,13 +13,17 @@
  *   #ablation           shown only while a vector is chosen: vscode-checkbox #ablate-direction ("Ablate its direction",
  *                       off by default) and input#ablate-layers (text: blank or "all" = every layer, else "1, 2");
  *                       when checked the run has one more column, last, with data-ablated=true and data-alpha="0"
- *   #sampling           <details> with number inputs #temperature #top-k #top-p #max-new-tokens #seed,
+ *   #sampling           <details> with number inputs #temperature #top-k #top-p #max-new-tokens #seed (empty: a fresh
+ *                       seed each run), vscode-button #new-seed (puts a random seed in #seed),
  *                       vscode-checkbox #chat-template, vscode-radio-group #steer-prompt (values last | all)
  *   #alpha-list         <ol>; alpha i (from 0) is li[data-testid=alpha-row][data-index=i] holding
  *                       input#alpha-slider-i[data-testid=alpha-slider] (range), input#alpha-input-i[data-testid=alpha-input]
  *                       (number; typing a value updates the alpha) and vscode-button#remove-alpha-i[data-testid=remove-alpha]
  *   #add-alpha #generate #stop   vscode-buttons (Ctrl/Cmd+Enter in the prompt also generates)
- *   #status             role=status line: #engine-state and #status-message (class "error" on errors)
+ *   #generate-blocked   shown while the engine works for another command (training): why #generate is disabled
+ *   #status             role=status line: #engine-state (model and engine), #status-message (class "error" on errors)
+ *                       and vscode-button #reuse-seed (after a run: puts the run's seed in #seed); vscode-button
+ *                       #select-model, shown while no model folder is set or after an error of the model folder
  *   #columns            one section[data-testid=column][data-index=i][data-alpha=A][data-state=running|done|cancelled|failed]
  *                       per alpha of the shown comparison, holding pre#column-text-i[data-testid=column-text][data-alpha=A]
  *                       (the streamed text), vscode-buttons #column-copy-i[data-testid=copy] and
@@ -47,12 +51,12 @@ import {
   type PanelColumn,
   type PanelPlane,
   type PanelRun,
-  type PanelSampling,
   type PanelVector,
   type StopReason,
   type WebviewToHostMessage,
 } from '../src/protocol';
 import { SAMPLING_FIELDS, parseAlpha, parseGenerateParams } from '../src/extension/panelMessages';
+import { lossSummary } from '../src/extension/trainingText';
 import { PANEL_IDS as ID, PANEL_TEST_IDS as TEST_ID } from './elementIds';
 import { formatLoss, lossCurve, type ChartBox } from './lossCurve';
 import {
@@ -90,6 +94,11 @@ let planes: PanelPlane[] = [];
 let vectors: PanelVector[] = [];
 /** A generate request is on its way and the host has not answered yet. */
 let awaitingRun = false;
+/** Why Generate cannot run now (the engine trains for another command), from the host. */
+let engineBusy: string | undefined;
+/** No model folder is set (from the host's engine state), and the last error was the model folder's. */
+let noModel = false;
+let modelError = false;
 /** The text nodes of the shown columns, appended to as deltas arrive. */
 let columnTexts: Text[] = [];
 
@@ -150,7 +159,11 @@ function bindPlanePicker(): void {
     const picked = pickedSteering(picker.value, vectors);
     state.planeName = picked.name;
     if (picked.steerWith === 'vector') state.steerWith = 'vector';
-    else delete state.steerWith;
+    else {
+      delete state.steerWith;
+      // The active plane is the one source of truth: the host stores the pick and every command follows it.
+      if (picked.name !== '') vscode.postMessage({ type: 'selectPlane', name: picked.name });
+    }
     renderPlaneDetails();
     saveNow();
   });
@@ -224,9 +237,9 @@ function renderPlaneDetails(): void {
     return;
   }
   const plane = planes.find((p) => p.name === state.planeName);
-  // Five digits for the final loss: a short run on a large loss (lambdaMle * NLL) changes only the fourth.
+  // The same words as the training notification and the plane picker: both ends and the share of the start.
   element(ID.planeInfo).textContent = plane
-    ? `Layer ${plane.layer} · b = ${plane.b.toFixed(3)} · final loss ${formatLoss(plane.finalLoss, 5)} · ` +
+    ? `Layer ${plane.layer} · b = ${plane.b.toFixed(3)} · ${lossSummary(plane.lossHistory[0] ?? plane.finalLoss, plane.finalLoss, plane.lossHistory.length)} · ` +
       `model: width ${plane.model.hiddenSize}, ${plane.model.numHiddenLayers} layers`
     : 'No steering plane yet: select example text in an editor and run "Micro Steer: Train steering from selection".';
   renderLossChart(plane);
@@ -284,6 +297,8 @@ function bindSampling(): void {
   bindNumberSetting('topP', ID.topP);
   bindNumberSetting('maxNewTokens', ID.maxNewTokens);
   bindNumberSetting('seed', ID.seed);
+  element<Button>(ID.newSeed).addEventListener('click', () => setSeed(Math.floor(Math.random() * (PANEL_LIMITS.maxSeed + 1))));
+  element<Button>(ID.reuseSeed).addEventListener('click', () => setSeed(state.run?.seed ?? null));
 
   const chatTemplate = element<Checkbox>(ID.chatTemplate);
   chatTemplate.checked = state.sampling.chatTemplate;
@@ -305,14 +320,17 @@ function bindSampling(): void {
   });
 }
 
+/** A number box of the sampling settings; only the seed's may be empty (a fresh seed each run). */
 function bindNumberSetting(key: NumericSetting, id: string): void {
   const input = element<HTMLInputElement>(id);
-  const parse = SAMPLING_FIELDS[key] as (value: unknown, field: string) => PanelSampling[NumericSetting];
-  input.value = String(state.sampling[key]);
+  const parse = SAMPLING_FIELDS[key] as (value: unknown, field: string) => number | null;
+  const settings = state.sampling as Record<NumericSetting, number | null>;
+  input.value = boxText(settings[key]);
   input.addEventListener('input', () => {
     try {
-      state.sampling[key] = parse(input.valueAsNumber, input.labels?.[0]?.textContent ?? key);
+      settings[key] = key === 'seed' && input.value.trim() === '' ? null : parse(input.valueAsNumber, input.labels?.[0]?.textContent ?? key);
       markValidity(input, undefined);
+      if (key === 'seed') renderSeedReuse();
       saveNow();
     } catch (e) {
       markValidity(input, (e as Error).message);
@@ -321,9 +339,30 @@ function bindNumberSetting(key: NumericSetting, id: string): void {
   // Leaving the field with a bad value puts the last good one back.
   input.addEventListener('change', () => {
     if (input.getAttribute('aria-invalid') !== 'true') return;
-    input.value = String(state.sampling[key]);
+    input.value = boxText(settings[key]);
     markValidity(input, undefined);
   });
+}
+
+function boxText(value: number | null): string {
+  return value === null ? '' : String(value);
+}
+
+function setSeed(seed: number | null): void {
+  const input = element<HTMLInputElement>(ID.seed);
+  state.sampling.seed = seed;
+  input.value = boxText(seed);
+  markValidity(input, undefined);
+  renderSeedReuse();
+  saveNow();
+}
+
+/** After a run with a seed other than the box's, a button offers to keep that seed. */
+function renderSeedReuse(): void {
+  const button = element<Button>(ID.reuseSeed);
+  const seed = state.run?.state === 'running' ? undefined : state.run?.seed;
+  button.hidden = seed === undefined || seed === state.sampling.seed;
+  button.textContent = seed === undefined ? '' : `Reuse seed ${seed}`;
 }
 
 function markValidity(input: HTMLInputElement, error: string | undefined): void {
@@ -429,6 +468,7 @@ function alphaInput(type: 'range' | 'number', id: string, testId: string, alpha:
 function bindActions(): void {
   element<Button>(ID.generate).addEventListener('click', generate);
   element<Button>(ID.stop).addEventListener('click', () => vscode.postMessage({ type: 'stop' }));
+  element<Button>(ID.selectModel).addEventListener('click', () => vscode.postMessage({ type: 'selectModelFolder' }));
 }
 
 function generate(): void {
@@ -459,10 +499,18 @@ function generate(): void {
   renderButtons();
 }
 
+/** "Select model folder" shows while it is the way forward. */
+function renderModelButton(): void {
+  element<Button>(ID.selectModel).hidden = !noModel && !modelError;
+}
+
 function renderButtons(): void {
   const running = state.run?.state === 'running';
-  element<Button>(ID.generate).disabled = running || awaitingRun;
+  element<Button>(ID.generate).disabled = running || awaitingRun || engineBusy !== undefined;
   element<Button>(ID.stop).disabled = !running;
+  const blocked = element(ID.generateBlocked);
+  blocked.hidden = engineBusy === undefined || running;
+  blocked.textContent = engineBusy === undefined ? '' : `${engineBusy}: Generate works again when it ends.`;
 }
 
 function renderRun(): void {
@@ -470,6 +518,9 @@ function renderRun(): void {
   columnTexts = [];
   element(ID.columns).replaceChildren(...(run ? run.columns.map((c, i) => columnSection(run, c, i)) : []));
   renderButtons();
+  renderSeedReuse();
+  // At narrow widths the columns sit below the controls: bring a starting run into view.
+  if (run?.state === 'running') element(ID.columns).scrollIntoView({ block: 'nearest' });
   if (run) showMessage(runSummary(run), run.state === 'failed' ? 'error' : 'info');
 }
 
@@ -479,7 +530,7 @@ function runSummary(run: PanelRun): string {
     case 'running':
       return `Generating ${n} column${n === 1 ? '' : 's'} with ${run.planeName} in one batched run…`;
     case 'done':
-      return `Done: ${n} column${n === 1 ? '' : 's'} with ${run.planeName}.`;
+      return `Done: ${n} column${n === 1 ? '' : 's'} with ${run.planeName}${run.seed === undefined ? '' : `, seed ${run.seed}`}.`;
     case 'cancelled':
       return 'Stopped.';
     case 'failed':
@@ -577,11 +628,17 @@ function receive(message: HostToWebviewMessage): void {
       saveNow();
       break;
     case 'engineState':
-      element(ID.engineState).textContent = `Engine: ${message.text}.`;
+      element(ID.engineState).textContent = message.text;
+      engineBusy = message.busy;
+      noModel = message.noModel === true;
+      renderButtons();
+      renderModelButton();
       break;
     case 'run':
       awaitingRun = false;
       state.run = message.run;
+      if (message.run.state !== 'running') modelError = message.run.modelProblem === true;
+      renderModelButton();
       renderRun();
       saveNow();
       break;
@@ -590,6 +647,8 @@ function receive(message: HostToWebviewMessage): void {
       break;
     case 'notice':
       if (message.level === 'error') awaitingRun = false;
+      if (message.level === 'error') modelError = message.modelProblem === true;
+      renderModelButton();
       showMessage(message.text, message.level);
       renderButtons();
       break;

@@ -41,6 +41,7 @@ export function panelHtml(r: PanelPageResources): string {
 <body>
 <main>
   <h1 class="visually-hidden">Micro Steer: steered generation</h1>
+  <div class="controls">
   <section class="prompt-section">
     <vscode-text-area ${testable(ID.prompt)} rows="4" resize="vertical" placeholder="Text for the model to continue (Ctrl+Enter to generate)">Prompt</vscode-text-area>
   </section>
@@ -67,7 +68,11 @@ export function panelHtml(r: PanelPageResources): string {
       ${numberField(ID.topK, 'Top-k (0 = off)', 0, PANEL_LIMITS.maxTopK, 1)}
       ${numberField(ID.topP, 'Top-p (1 = off)', 0, 1, 0.05)}
       ${numberField(ID.maxNewTokens, 'Max new tokens', 1, PANEL_LIMITS.maxNewTokens, 1)}
-      ${numberField(ID.seed, 'Seed', 0, PANEL_LIMITS.maxSeed, 1)}
+      <label for="${ID.seed}">Seed (empty: a fresh one each run)</label>
+      <div class="seed-row">
+        <input type="number" ${testable(ID.seed)} min="0" max="${PANEL_LIMITS.maxSeed}" step="1" placeholder="fresh each run">
+        <vscode-button ${testable(ID.newSeed)} appearance="secondary" aria-label="Put a new random seed in the seed box">New seed</vscode-button>
+      </div>
     </div>
     <vscode-checkbox ${testable(ID.chatTemplate)}>Wrap the prompt in the model's chat template</vscode-checkbox>
     <vscode-radio-group ${testable(ID.steerPrompt)} orientation="vertical" aria-labelledby="steer-prompt-label">
@@ -83,16 +88,23 @@ export function panelHtml(r: PanelPageResources): string {
     <vscode-button ${testable(ID.addAlpha)} appearance="secondary">Add alpha</vscode-button>
   </section>
 
+  </div>
+
+  <div class="outputs">
   <div class="actions">
-    <vscode-button ${testable(ID.generate)}>Generate</vscode-button>
+    <vscode-button ${testable(ID.generate)} aria-describedby="${ID.generateBlocked}">Generate</vscode-button>
     <vscode-button ${testable(ID.stop)} appearance="secondary" disabled>Stop</vscode-button>
+    <span ${testable(ID.generateBlocked)} class="blocked" hidden></span>
   </div>
   <p ${testable(ID.status)} class="status" role="status" aria-live="polite">
     <span ${testable(ID.engineState)}></span>
     <span ${testable(ID.statusMessage)}></span>
+    <vscode-button ${testable(ID.reuseSeed)} appearance="secondary" hidden></vscode-button>
+    <vscode-button ${testable(ID.selectModel)} hidden>Select model folder</vscode-button>
   </p>
 
   <section ${testable(ID.columns)} class="columns" aria-label="Completions, one column per alpha"></section>
+  </div>
 </main>
 <script nonce="${escapeAttribute(r.nonce)}" src="${escapeAttribute(r.scriptUri)}"></script>
 </body>

@@ -50,7 +50,8 @@ export interface PanelState {
 }
 
 export function defaultPanelState(): PanelState {
-  return { prompt: '', planeName: '', alphas: [...DEFAULT_ALPHAS], sampling: { ...SAMPLING_DEFAULTS }, run: null };
+  // No seed: each run draws a fresh one (the run reports it, to reuse).
+  return { prompt: '', planeName: '', alphas: [...DEFAULT_ALPHAS], sampling: { ...SAMPLING_DEFAULTS, seed: null }, run: null };
 }
 
 export function restorePanelState(saved: unknown): PanelState {
@@ -94,6 +95,8 @@ const parseSavedRun: FieldParser<PanelRun> = (value, field) => {
     columns: columns.map((c, i) => parseSavedColumn(c, `${field}.columns[${i}]`)),
   };
   if (typeof r.error === 'string') run.error = parseColumnText(r.error, `${field}.error`);
+  if (r.modelProblem === true) run.modelProblem = true;
+  if (r.seed !== undefined && r.seed !== null) run.seed = SAMPLING_FIELDS.seed(r.seed, `${field}.seed`) ?? undefined;
   return run;
 };
 
@@ -134,11 +137,14 @@ export function removeAlpha(alphas: readonly number[], index: number): number[] 
   return alphas.filter((_, i) => i !== index);
 }
 
-/** The plane to show: the one already chosen while it still exists, else the active plane, else the first. */
+/**
+ * The plane to show: the active plane (the settings' microSteer.activePlane, which picking one in the panel
+ * sets, so the panel and every command agree), else the one already shown while it exists, else the first.
+ */
 export function choosePlane(current: string, planes: readonly PanelPlane[], activePlane: string | null): string {
   const names = planes.map((p) => p.name);
-  if (names.includes(current)) return current;
   if (activePlane !== null && names.includes(activePlane)) return activePlane;
+  if (names.includes(current)) return current;
   return names[0] ?? '';
 }
 

@@ -113,7 +113,7 @@ export class EngineClient {
     return this.call<EngineStatus>(EngineMethods.status);
   }
 
-  /** Trains a plane; `onProgress` gets every step. Cancelling fails the request with CancelledError. */
+  /** Trains a plane; `onProgress` gets every step. Cancelling fails the request with CancelledError, whose `lastGood` is the plane so far. */
   train(params: Omit<TrainParams, 'requestId'>, onProgress?: (p: TrainProgress) => void, cancel?: Cancellation): Promise<PlaneRecord> {
     return this.withListener(this.progressListeners, onProgress, (requestId) =>
       this.call<PlaneRecord>(EngineMethods.train, { ...params, requestId } satisfies TrainParams, cancel),
@@ -299,7 +299,7 @@ function isTransportFailure(e: unknown): boolean {
 
 function fromResponseError(e: ResponseError<EngineErrorData | undefined>): Error {
   if (e.code === EngineErrorCodes.input) return new InputError(e.message);
-  if (e.code === EngineErrorCodes.cancelled) return Object.assign(new CancelledError('the request'), { message: e.message });
+  if (e.code === EngineErrorCodes.cancelled) return Object.assign(new CancelledError('the request', e.data?.lastGood), { message: e.message });
   return new EngineError(e.message, e.data?.name ?? 'Error', e.data?.lastGood, e.data?.stack);
 }
 

@@ -15,7 +15,11 @@ export function isInputError(e: unknown): e is InputError {
 /** A run stopped because its caller cancelled it. */
 export class CancelledError extends Error {
   override readonly name = 'CancelledError';
-  constructor(what: string) {
+  /** `lastGood`: for a training cancelled after some steps, the plane trained so far (the caller may keep it). */
+  constructor(
+    what: string,
+    readonly lastGood?: unknown,
+  ) {
     super(`${what} was cancelled`);
   }
 }

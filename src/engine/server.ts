@@ -115,7 +115,9 @@ async function respond<T>(run: () => Promise<T>): Promise<T> {
 
 function responseError(e: unknown): ResponseError<EngineErrorData> {
   if (e instanceof InputError) return new ResponseError(EngineErrorCodes.input, e.message, { name: e.name });
-  if (e instanceof CancelledError) return new ResponseError(EngineErrorCodes.cancelled, e.message, { name: e.name });
+  if (e instanceof CancelledError) {
+    return new ResponseError(EngineErrorCodes.cancelled, e.message, { name: e.name, ...(e.lastGood === undefined ? {} : { lastGood: e.lastGood }) });
+  }
   const error = e instanceof Error ? e : new Error(String(e));
   // The trace travels with the answer, so that the client shows it once, where its user asked for it.
   if (process.env.MICROSTEER_DEBUG === '1') console.error(`engine: ${error.stack ?? error.message}`);

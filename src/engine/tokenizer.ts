@@ -29,6 +29,8 @@ export interface Tokenizer {
   readonly eosIds: readonly number[];
   /** One more than the largest token id. */
   readonly vocabSize: number;
+  /** Placeholder tokens no text contains (Gemma's `<unusedN>`): generation never samples them. */
+  readonly reservedIds: readonly number[];
   /** `addBos` defaults to the tokenizer config's add_bos_token; a BOS already at the start of the text is not doubled. */
   encode(text: string, options?: { addBos?: boolean }): number[];
   decode(ids: readonly number[], options?: { skipSpecialTokens?: boolean }): string;
@@ -70,6 +72,7 @@ class HfTokenizer implements Tokenizer {
   readonly bosId: number;
   readonly eosIds: readonly number[];
   readonly vocabSize: number;
+  readonly reservedIds: readonly number[];
   private readonly addBosByDefault: boolean;
 
   constructor(
@@ -82,6 +85,7 @@ class HfTokenizer implements Tokenizer {
     let maxId = -1;
     for (const id of vocab.values()) maxId = Math.max(maxId, id);
     this.vocabSize = maxId + 1;
+    this.reservedIds = [...vocab].filter(([token]) => /^<unused\d+>$/.test(token)).map(([, id]) => id);
     const bos = hf.bos_token_id ?? configBos;
     if (bos === undefined) throw new InputError(`${path.join(dir, TOKENIZER_CONFIG_FILE)} defines no bos_token`);
     this.bosId = bos;

@@ -1,7 +1,9 @@
 /**
- * The diagnostics panel's host side: one webview panel that plots layer diagnostics or a hidden-state
- * comparison (the latest one shown). The page has the steering panel's strict CSP with a fresh nonce;
- * every message from it is checked (diagnosticsMessages.ts) and a bad one is logged and ignored.
+ * The diagnostics panels' host side: one webview panel for layer diagnostics and one for hidden-state
+ * comparisons (each shows its latest result), so that one never replaces the other. The page has the
+ * steering panel's strict CSP with a fresh nonce; every message from it is checked (diagnosticsMessages.ts)
+ * and a bad one is logged and ignored. After a window reload VS Code restores the panels (the serializer)
+ * and the page draws the result it saved; its train button needs the examples, which are not saved.
  */
 import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
@@ -17,14 +19,16 @@ export interface DiagnosticsActions {
   logWarning(message: string): void;
 }
 
-export class DiagnosticsPanel {
-  private static current: DiagnosticsPanel | undefined;
-  private view: DiagnosticsView;
-  private actions: DiagnosticsActions;
+const TITLES: Record<DiagnosticsView['kind'], string> = { layers: 'Micro Steer: layer diagnostics', states: 'Micro Steer: hidden states' };
 
-  /** Shows `view` in the panel (opened beside the editor when there is none). */
+export class DiagnosticsPanel {
+  private static readonly open = new Map<DiagnosticsView['kind'], DiagnosticsPanel>();
+  private view: DiagnosticsView | undefined;
+  private actions: DiagnosticsActions | undefined;
+
+  /** Shows `view` in the panel of its kind (opened beside the editor when there is none). */
   static show(extensionUri: vscode.Uri, view: DiagnosticsView, actions: DiagnosticsActions): void {
-    const open = DiagnosticsPanel.current;
+    const open = DiagnosticsPanel.open.get(view.kind);
     if (open) {
       open.view = view;
       open.actions = actions;
@@ -32,21 +36,39 @@ export class DiagnosticsPanel {
       open.post({ type: 'show', view });
       return;
     }
-    const panel = vscode.window.createWebviewPanel(DIAGNOSTICS_VIEW_TYPE, 'Micro Steer diagnostics', { viewColumn: vscode.ViewColumn.Beside, preserveFocus: true }, {
-      enableScripts: true,
-      localResourceRoots: [vscode.Uri.joinPath(extensionUri, 'dist'), vscode.Uri.joinPath(extensionUri, 'media')],
+    const panel = vscode.window.createWebviewPanel(
+      DIAGNOSTICS_VIEW_TYPE,
+      TITLES[view.kind],
+      { viewColumn: vscode.ViewColumn.Beside, preserveFocus: true },
+      webviewOptions(extensionUri),
+    );
+    new DiagnosticsPanel(panel, extensionUri, view.kind, view, actions);
+  }
+
+  /** Restores the panels VS Code kept across a reload; register at activation (`onWebviewPanel:microSteer.diagnostics`). */
+  static registerSerializer(extensionUri: vscode.Uri, logWarning: (message: string) => void): vscode.Disposable {
+    return vscode.window.registerWebviewPanelSerializer(DIAGNOSTICS_VIEW_TYPE, {
+      deserializeWebviewPanel: async (panel: vscode.WebviewPanel) => {
+        panel.webview.options = webviewOptions(extensionUri);
+        // The title says which kind it was; the next result of that kind goes into it.
+        const kind = (Object.keys(TITLES) as DiagnosticsView['kind'][]).find((k) => TITLES[k] === panel.title);
+        new DiagnosticsPanel(panel, extensionUri, kind, undefined, { trainAtLayer: () => undefined, logWarning });
+      },
     });
-    DiagnosticsPanel.current = new DiagnosticsPanel(panel, extensionUri, view, actions);
   }
 
   private constructor(
     private readonly panel: vscode.WebviewPanel,
     extensionUri: vscode.Uri,
-    view: DiagnosticsView,
+    kind: DiagnosticsView['kind'] | undefined,
+    view: DiagnosticsView | undefined,
     actions: DiagnosticsActions,
   ) {
     this.view = view;
     this.actions = actions;
+    if (kind) DiagnosticsPanel.open.get(kind)?.panel.dispose();
+    if (kind) DiagnosticsPanel.open.set(kind, this);
+    panel.iconPath = vscode.Uri.joinPath(extensionUri, 'media', 'steer.svg');
     const webview = panel.webview;
     webview.html = diagnosticsHtml({
       cspSource: webview.cspSource,
@@ -57,7 +79,7 @@ export class DiagnosticsPanel {
     const subscriptions = [
       webview.onDidReceiveMessage((raw: unknown) => this.receive(raw)),
       panel.onDidDispose(() => {
-        if (DiagnosticsPanel.current === this) DiagnosticsPanel.current = undefined;
+        for (const [kind, open] of DiagnosticsPanel.open) if (open === this) DiagnosticsPanel.open.delete(kind);
         subscriptions.forEach((s) => s.dispose());
       }),
     ];
@@ -66,14 +88,20 @@ export class DiagnosticsPanel {
   private receive(raw: unknown): void {
     try {
       const message = parseDiagnosticsMessage(raw);
-      if (message.type === 'ready') this.post({ type: 'show', view: this.view });
-      else this.actions.trainAtLayer(message.layer);
+      // A restored page draws the result it saved; it has nothing newer from this host.
+      if (message.type === 'ready') {
+        if (this.view) this.post({ type: 'show', view: this.view });
+      } else this.actions?.trainAtLayer(message.layer);
     } catch (e) {
-      this.actions.logWarning(`Diagnostics panel: ignored a message from the webview: ${(e as Error).message}`);
+      this.actions?.logWarning(`Diagnostics panel: ignored a message from the webview: ${(e as Error).message}`);
     }
   }
 
   private post(message: HostToDiagnosticsMessage): void {
     void this.panel.webview.postMessage(message);
   }
+}
+
+function webviewOptions(extensionUri: vscode.Uri): vscode.WebviewPanelOptions & vscode.WebviewOptions {
+  return { enableScripts: true, localResourceRoots: [vscode.Uri.joinPath(extensionUri, 'dist'), vscode.Uri.joinPath(extensionUri, 'media')] };
 }

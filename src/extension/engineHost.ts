@@ -4,15 +4,19 @@
  * time: a user's request cancels a background one (an inline completion) and waits for it to stop; two
  * user requests at once are refused with a message, as the engine itself would.
  */
+import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { EngineClient, type EngineExit } from '../engine/client';
-import { CancelledError, InputError } from '../engine/errors';
+import { CancelledError, InputError, isInputError } from '../engine/errors';
 import type { EngineStatus, GenerateParams, GenerationResult, ModelSummary, PlaneRecord, TrainOptions, TrainProgress } from '../protocol';
-import { chooseModelPath } from './modelPathPolicy';
+import { chooseModelPath, type ModelPathChoice } from './modelPathPolicy';
 import { configuredDevice, SECTION } from './settings';
 import type { EngineState } from './statusText';
 
 type Operation = 'training' | 'generating' | 'analysing';
+
+/** No model folder is set, or the one set cannot be opened: the user can fix it by choosing another. */
+export class ModelFolderError extends InputError {}
 
 interface Running {
   kind: Operation;
@@ -60,9 +64,9 @@ export class EngineHost implements vscode.Disposable {
     return this.client?.pid === undefined ? 'stopped' : 'idle';
   }
 
-  /** True while an operation runs: the inline provider asks nothing then. */
+  /** True while a user's operation runs (background work does not count): the inline provider asks nothing then. */
   get busy(): boolean {
-    return this.running !== undefined;
+    return this.running !== undefined && !this.running.background;
   }
 
   /** The device the engine runs on once it has run the model, else the configured one. */
@@ -80,10 +84,16 @@ export class EngineHost implements vscode.Disposable {
     return this.startClient().inspectModel({ modelPath });
   }
 
+  /** The configured model folder's name (the one the next request opens); undefined when none is set (or usable here). */
+  get modelName(): string | undefined {
+    const dir = this.configuredModel().path;
+    return dir === undefined ? undefined : path.basename(dir);
+  }
+
   /** Opens the configured model in the engine (starting it) unless it has it open already. */
   ensureModel(): Promise<ModelSummary> {
-    const choice = chooseModelPath(vscode.workspace.getConfiguration(SECTION).inspect<string>('modelPath'), vscode.workspace.isTrusted);
-    if (choice.path === undefined) return Promise.reject(new InputError(choice.reason));
+    const choice = this.configuredModel();
+    if (choice.path === undefined) return Promise.reject(new ModelFolderError(choice.reason));
     const device = configuredDevice();
     const client = this.startClient();
     const opened = this.opened;
@@ -94,7 +104,9 @@ export class EngineHost implements vscode.Disposable {
     this.opening ??= (async () => {
       this.log(`opening ${modelPath} (device ${device})`);
       try {
-        const status = await client.openModel({ modelPath, device });
+        const status = await client.openModel({ modelPath, device }).catch((e: unknown) => {
+          throw isInputError(e) ? new ModelFolderError(`the model folder ${modelPath} cannot be used: ${e.message}`) : e;
+        });
         if (!status.model) throw new Error(`the engine opened ${modelPath} but reports no model`);
         this.opened = { modelPath, device, pid: client.pid, status };
         this.reportRecovery();
@@ -106,6 +118,10 @@ export class EngineHost implements vscode.Disposable {
     })();
     this.changed.fire();
     return this.opening;
+  }
+
+  private configuredModel(): ModelPathChoice {
+    return chooseModelPath(vscode.workspace.getConfiguration(SECTION).inspect<string>('modelPath'), vscode.workspace.isTrusted);
   }
 
   train(examples: string[], options: TrainOptions, onProgress: (p: TrainProgress) => void, token: vscode.CancellationToken): Promise<PlaneRecord> {

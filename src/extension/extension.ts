@@ -1,10 +1,13 @@
 /**
  * Extension entry: wires the window's engine host, plane store, status bar, inline completion provider,
- * steering panel and commands. Activation does no model work and starts no engine (the engine starts
- * on the first request); nothing here imports onnxruntime or a tokenizer.
+ * steering panel and commands. Activation does no model work itself: the engine process starts on the
+ * first request, or at once when inline completions are on (they warm it so the first ghost text comes
+ * in time); nothing here imports onnxruntime or a tokenizer.
  */
 import * as vscode from 'vscode';
 import { compareStatesCommand, layerDiagnosticsCommand, type CompareStatesArgs, type LayerDiagnosticsArgs } from './diagnosticsCommands';
+import { trackContextKeys } from './contextKeys';
+import { DiagnosticsPanel } from './diagnosticsPanel';
 import { EngineHost } from './engineHost';
 import { generateAtCursor, type GenerateArgs } from './generateCommand';
 import { SteeredInlineCompletions, toggleInlineCompletions } from './inlineCompletions';
@@ -17,7 +20,8 @@ import type { Services } from './services';
 import { StatusBar } from './statusBar';
 import type { SteeringStatus } from './statusText';
 import { SteeringPanel, type PanelBackend } from './steeringPanel';
-import { trainFromSelection, type TrainArgs } from './trainCommand';
+import { stopTrainingAndKeep, trainFromSelection, type TrainArgs } from './trainCommand';
+import { offerGettingStarted } from './userMessages';
 import { computeVector, exportVector, importVector, type ComputeVectorArgs } from './vectorCommands';
 import { VectorStore } from './vectorStore';
 
@@ -31,6 +35,8 @@ export interface MicroSteerApi {
   status(): SteeringStatus;
   /** The steering panel's backend: its vector list and its batched generation, without the webview. */
   readonly panelBackend: Pick<PanelBackend, 'listVectors' | 'generate'>;
+  /** The open steering panel, if any: what it shows, and its handler of the webview's messages. */
+  steeringPanel(): Pick<SteeringPanel, 'currentRun' | 'lastNotice' | 'receive'> | undefined;
 }
 
 let engine: EngineHost | undefined;
@@ -52,10 +58,14 @@ export function activate(context: vscode.ExtensionContext): MicroSteerApi {
     vectors,
     panelBackend,
     statusBar,
+    inlineCompletions,
+    trackContextKeys(planes, vectors),
     SteeringPanel.registerSerializer(context, panelBackend),
+    DiagnosticsPanel.registerSerializer(context.extensionUri, (message) => services.engine.output.appendLine(message)),
     vscode.languages.registerInlineCompletionItemProvider({ pattern: '**' }, inlineCompletions),
     command('microSteer.selectModelFolder', (folder?: vscode.Uri | string) => selectModelFolder(services, folder)),
     command('microSteer.trainFromSelection', (args?: unknown) => trainFromSelection(services, plainObject<TrainArgs>(args))),
+    command('microSteer.stopTrainingAndKeep', stopTrainingAndKeep),
     command('microSteer.generateAtCursor', (args?: unknown) => generateAtCursor(services, plainObject<GenerateArgs>(args))),
     command('microSteer.toggleInlineCompletions', (enable?: boolean) => toggleInlineCompletions(services, enable)),
     command('microSteer.openPanel', () => services.openPanel?.()),
@@ -71,6 +81,8 @@ export function activate(context: vscode.ExtensionContext): MicroSteerApi {
     command('microSteer.importVector', (file?: string | vscode.Uri, name?: string, replace?: boolean) => importVector(services, file, name, replace)),
   );
 
+  offerGettingStarted(context.globalState, engine.modelName);
+
   return {
     inlineCompletions,
     planes: () => {
@@ -79,6 +91,7 @@ export function activate(context: vscode.ExtensionContext): MicroSteerApi {
     },
     status: () => statusBar.status(),
     panelBackend,
+    steeringPanel: () => SteeringPanel.open,
   };
 }
 

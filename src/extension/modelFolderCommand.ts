@@ -6,6 +6,7 @@ import * as vscode from 'vscode';
 import { formatModelSummary } from '../engine/model/summary';
 import type { ModelSummary } from '../protocol';
 import type { Services } from './services';
+import { GET_STARTED, runModelFolderAction, SELECT_MODEL_FOLDER } from './userMessages';
 
 /**
  * With `folder` (a Uri or path; used by tests and other commands) the picker is skipped.
@@ -28,7 +29,10 @@ export async function selectModelFolder(services: Services, folder?: vscode.Uri 
   try {
     summary = await services.engine.inspectModel(dir);
   } catch (e) {
-    void vscode.window.showErrorMessage(`Micro Steer: ${dir} is not a usable model folder: ${(e as Error).message}`);
+    const another = 'Select another folder';
+    void vscode.window
+      .showErrorMessage(`Micro Steer: ${dir} is not a usable model folder: ${(e as Error).message}`, another, GET_STARTED)
+      .then((choice) => runModelFolderAction(choice === another ? SELECT_MODEL_FOLDER : choice));
     return undefined;
   }
   const target = vscode.workspace.workspaceFolders?.length

@@ -53,9 +53,24 @@ export class WindowPanelBackend implements PanelBackend, vscode.Disposable {
     return this.services.planes.activeName();
   }
 
+  setActivePlane(name: string): Promise<void> {
+    return this.services.planes.setActive(name);
+  }
+
   engineState(): string {
-    const { state, device } = this.services.engine;
-    return state === 'idle' ? `ready on ${device}` : state === 'stopped' ? 'not started (starts with the first request)' : `${state} on ${device}`;
+    const { state, device, modelName } = this.services.engine;
+    if (modelName === undefined) return 'No model folder is set: run "Micro Steer: Select model folder".';
+    const engine = state === 'idle' ? `ready on ${device}` : state === 'stopped' ? 'starts with the first request' : `${state} on ${device}`;
+    return `Model ${modelName} · engine ${engine}.`;
+  }
+
+  hasModel(): boolean {
+    return this.services.engine.modelName !== undefined;
+  }
+
+  engineBusy(): string | undefined {
+    const { engine } = this.services;
+    return engine.busy ? `The engine is ${engine.state}` : undefined;
   }
 
   async generate(
@@ -79,14 +94,19 @@ export class WindowPanelBackend implements PanelBackend, vscode.Disposable {
     return engine.generate({ prompt: params.prompt, rows, sampling: params.sampling }, onDelta, token);
   }
 
-  async insertText(text: string): Promise<boolean> {
+  async insertText(text: string): Promise<string | undefined> {
     const last = this.lastEditor;
-    if (!last || last.document.isClosed) return false;
-    // An editor that is no longer visible cannot be edited: show its document again (the cursor is then where VS Code restores it).
+    if (!last || last.document.isClosed) return undefined;
+    // An editor hidden behind the panel cannot be seen (or edited): show its document beside the panel.
     const editor = vscode.window.visibleTextEditors.includes(last)
       ? last
-      : await vscode.window.showTextDocument(last.document, { viewColumn: last.viewColumn, preserveFocus: true });
-    return editor.edit((edit) => edit.insert(editor.selection.active, text));
+      : await vscode.window.showTextDocument(last.document, { viewColumn: vscode.ViewColumn.Beside, preserveFocus: true, selection: last.selection });
+    const start = editor.selection.active;
+    if (!(await editor.edit((edit) => edit.insert(start, text)))) return undefined;
+    const end = editor.document.positionAt(editor.document.offsetAt(start) + text.length);
+    editor.selection = new vscode.Selection(start, end);
+    editor.revealRange(new vscode.Range(start, end), vscode.TextEditorRevealType.InCenterIfOutsideViewport);
+    return `${vscode.workspace.asRelativePath(editor.document.uri)} at line ${start.line + 1}`;
   }
 
   logWarning(message: string): void {

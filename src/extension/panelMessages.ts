@@ -23,6 +23,7 @@ export function parseWebviewMessage(raw: unknown): WebviewToHostMessage {
   switch (m.type) {
     case 'ready':
     case 'stop':
+    case 'selectModelFolder':
       expectOnlyFields(m, ['type'], `${m.type} message`);
       return { type: m.type };
     case 'generate':
@@ -32,8 +33,11 @@ export function parseWebviewMessage(raw: unknown): WebviewToHostMessage {
     case 'insert':
       expectOnlyFields(m, ['type', 'text'], `${m.type} message`);
       return { type: m.type, text: parseColumnText(m.text, `${m.type}.text`) };
+    case 'selectPlane':
+      expectOnlyFields(m, ['type', 'name'], 'selectPlane message');
+      return { type: 'selectPlane', name: parsePlaneName(m.name, 'selectPlane.name') };
     default:
-      throw new InputError(`message.type must be one of ready, generate, stop, copy, insert, got ${describe(m.type)}`);
+      throw new InputError(`message.type must be one of ready, generate, stop, copy, insert, selectPlane, selectModelFolder, got ${describe(m.type)}`);
   }
 }
 
@@ -103,7 +107,7 @@ export const SAMPLING_FIELDS: { readonly [K in keyof PanelSampling]: FieldParser
   temperature: (v, f) => parseNumber(v, f, { min: 0, max: PANEL_LIMITS.maxTemperature }),
   topK: (v, f) => parseNumber(v, f, { min: 0, max: PANEL_LIMITS.maxTopK, integer: true }),
   topP: (v, f) => parseNumber(v, f, { min: 0, max: 1, minExclusive: true }),
-  seed: (v, f) => parseNumber(v, f, { min: 0, max: PANEL_LIMITS.maxSeed, integer: true }),
+  seed: (v, f) => (v === null ? null : parseNumber(v, f, { min: 0, max: PANEL_LIMITS.maxSeed, integer: true })),
   maxNewTokens: (v, f) => parseNumber(v, f, { min: 1, max: PANEL_LIMITS.maxNewTokens, integer: true }),
   chatTemplate: (v, f) => {
     if (typeof v !== 'boolean') throw new InputError(`${f} must be true or false, got ${describe(v)}`);

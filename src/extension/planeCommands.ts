@@ -11,6 +11,7 @@ import type { PlaneRecord } from '../protocol';
 import { askPlaneName, confirmNameFree } from './planeNamePrompt';
 import { checkPlaneModel, parsePlaneRecord, planeNameProblem } from './planeRecords';
 import type { Services } from './services';
+import { lossSummary } from './trainingText';
 import { reportFailure } from './userMessages';
 
 interface PlaneItem extends vscode.QuickPickItem {
@@ -169,7 +170,7 @@ function pickFromList(services: Services): Promise<Picked | undefined> {
       label: name,
       plane: name,
       iconPath: new vscode.ThemeIcon(name === active ? 'check' : 'blank'),
-      description: `layer ${record.layer} · b ${record.b.toFixed(3)} · loss ${record.finalLoss.toPrecision(4)}`,
+      description: `layer ${record.layer} · ${lossSummary(record.initialLoss, record.finalLoss, record.lossHistory.length)}`,
       detail: `${foreign}model: hidden ${record.model.hiddenSize}, ${record.model.numHiddenLayers} layers, ${record.model.fingerprint.slice(0, 12)} · ${record.training.examples} examples, ${record.training.steps} steps · ${record.createdAt.slice(0, 10)}`,
       buttons: [RENAME, EXPORT, DELETE],
     };

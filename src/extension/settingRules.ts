@@ -14,7 +14,8 @@ interface NumericSchema {
   exclusiveMinimum?: number;
 }
 
-const PROPERTIES = manifest.contributes.configuration.properties as Record<string, NumericSchema>;
+/** Every setting of every group of the manifest's configuration. */
+const PROPERTIES: Record<string, NumericSchema> = Object.assign({}, ...manifest.contributes.configuration.map((group) => group.properties));
 
 /** Why `value` is not a valid value of the numeric setting `microSteer.<key>` by the manifest's schema, or undefined. */
 export function numericSettingProblem(key: string, value: unknown): string | undefined {

@@ -76,11 +76,16 @@ export function samplingOptions(maxNewTokens?: number): SamplingOptions {
     temperature: optionalNumber('generation.temperature'),
     topK: optionalNumber('generation.topK'),
     topP: optionalNumber('generation.topP'),
-    seed: optionalNumber('generation.seed') ?? Math.floor(Math.random() * 0x1_0000_0000),
+    seed: optionalNumber('generation.seed') ?? freshSeed(),
     maxNewTokens: maxNewTokens ?? optionalNumber('generation.maxNewTokens'),
     chatTemplate: optional('generation.chatTemplate'),
     steerPrompt: optional('generation.steerPrompt'),
   };
+}
+
+/** A sampling seed for a run that asked for none: each such run differs. */
+export function freshSeed(): number {
+  return Math.floor(Math.random() * 0x1_0000_0000);
 }
 
 /** How much text before the cursor makes the prompt. */

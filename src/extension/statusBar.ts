@@ -1,7 +1,7 @@
-/** The status bar item: active plane, alpha, device and engine state; a click selects the plane. */
+/** The status bar item: the extension's name, active plane, alpha, inline completions and engine state (model and device in the tooltip); a click selects the plane. */
 import * as vscode from 'vscode';
 import type { Services } from './services';
-import { configuredAlpha, SECTION } from './settings';
+import { configuredAlpha, inlineSettings, SECTION } from './settings';
 import { statusText, statusTooltip, type SteeringStatus } from './statusText';
 
 export class StatusBar implements vscode.Disposable {
@@ -15,7 +15,9 @@ export class StatusBar implements vscode.Disposable {
       this.item,
       services.engine.onDidChange(() => this.update()),
       services.planes.onDidChange(() => this.update()),
-      vscode.workspace.onDidChangeConfiguration((e) => e.affectsConfiguration(`${SECTION}.alpha`) && this.update()),
+      vscode.workspace.onDidChangeConfiguration(
+        (e) => (e.affectsConfiguration(`${SECTION}.alpha`) || e.affectsConfiguration(`${SECTION}.inlineCompletions.enabled`)) && this.update(),
+      ),
     ];
     this.update();
     this.item.show();
@@ -25,7 +27,15 @@ export class StatusBar implements vscode.Disposable {
   status(): SteeringStatus {
     const active = this.services.planes.active();
     const { engine } = this.services;
-    return { plane: active?.name, planeProblem: active?.problem, alpha: configuredAlpha(), device: engine.device, state: engine.state };
+    return {
+      plane: active?.name,
+      planeProblem: active?.problem,
+      alpha: configuredAlpha(),
+      device: engine.device,
+      state: engine.state,
+      inline: inlineSettings().enabled,
+      model: engine.modelName,
+    };
   }
 
   private update(): void {

@@ -8,7 +8,9 @@
 import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
 import { panelHtml } from '../../webview/panelHtml';
+import { ModelFolderError } from './engineHost';
 import { parseWebviewMessage } from './panelMessages';
+import { freshSeed } from './settings';
 import type {
   GenerationResult,
   HostToWebviewMessage,
@@ -29,10 +31,16 @@ export interface PanelBackend {
   listVectors(): PanelVector[];
   /** Name of `microSteer.activePlane`, if set. */
   activePlane(): string | undefined;
+  /** Makes a listed plane the active plane (the one source of truth the panel and every command follow). */
+  setActivePlane(name: string): Promise<void>;
   /** Fires when planes, vectors or the active plane change (settings edited, a plane trained). */
   readonly onDidChangePlanes: vscode.Event<void>;
-  /** A short description of the engine for the status line, e.g. "ready on cpu" or "training". */
+  /** The model and the engine for the status line, e.g. "Model tiny-gemma2 · engine ready on cpu." */
   engineState(): string;
+  /** Why a comparison cannot start now (the engine works for another command), or undefined when it can. */
+  engineBusy(): string | undefined;
+  /** A model folder is set (and usable in this workspace). */
+  hasModel(): boolean;
   readonly onDidChangeEngineState: vscode.Event<void>;
   /**
    * Continues the prompt once per alpha in ONE batched engine run with the named plane (or, with
@@ -43,15 +51,16 @@ export interface PanelBackend {
    * ablation row); the result's rows are in the same order. Cancelled through `token`: resolve with the partial rows or reject.
    */
   generate(
-    params: PanelGenerateParams,
+    params: PanelGenerateParams & { sampling: { seed: number } },
     onDelta: (column: number, text: string) => void,
     token: vscode.CancellationToken,
   ): Promise<GenerationResult>;
   /**
    * Inserts text at the cursor of the editor the user last worked in (while the panel has focus,
-   * `window.activeTextEditor` is undefined: track the last one). False when there is none.
+   * `window.activeTextEditor` is undefined: track the last one), shows it and selects the inserted text.
+   * Resolves with where it went ("notes.txt at line 3"), or undefined when there is no editor.
    */
-  insertText(text: string): Promise<boolean>;
+  insertText(text: string): Promise<string | undefined>;
   /** Logs something the user need not see (an invalid message from the webview). */
   logWarning(message: string): void;
 }
@@ -96,6 +105,7 @@ export class SteeringPanel implements vscode.Disposable {
   private run: PanelRun | undefined;
   private lastRunId = 0;
   private cancellation: vscode.CancellationTokenSource | undefined;
+  private notice: string | undefined;
 
   private constructor(
     private readonly panel: vscode.WebviewPanel,
@@ -103,6 +113,7 @@ export class SteeringPanel implements vscode.Disposable {
     private readonly backend: PanelBackend,
   ) {
     SteeringPanel.current = this;
+    panel.iconPath = vscode.Uri.joinPath(extensionUri, 'media', 'steer.svg');
     const webview = panel.webview;
     webview.html = panelHtml({
       cspSource: webview.cspSource,
@@ -112,7 +123,7 @@ export class SteeringPanel implements vscode.Disposable {
     });
     this.disposables.push(
       panel.onDidDispose(() => this.dispose()),
-      webview.onDidReceiveMessage((raw: unknown) => this.receive(raw)),
+      webview.onDidReceiveMessage((raw: unknown) => void this.receive(raw)),
       backend.onDidChangePlanes(() => this.sendPlanes()),
       backend.onDidChangeEngineState(() => this.sendEngineState()),
     );
@@ -121,6 +132,11 @@ export class SteeringPanel implements vscode.Disposable {
   /** The comparison shown (running or last ended), for tests and commands. */
   get currentRun(): PanelRun | undefined {
     return this.run;
+  }
+
+  /** The last notice shown on the status line, for tests. */
+  get lastNotice(): string | undefined {
+    return this.notice;
   }
 
   dispose(): void {
@@ -133,19 +149,21 @@ export class SteeringPanel implements vscode.Disposable {
   }
 
   private post(message: HostToWebviewMessage): void {
+    if (message.type === 'notice') this.notice = message.text;
     if (!this.disposed) void this.panel.webview.postMessage(message);
   }
 
-  private receive(raw: unknown): void {
+  /** Handles a message as the webview sends it (untrusted: checked first); resolves when it has been handled. */
+  receive(raw: unknown): Promise<void> {
     let message: WebviewToHostMessage;
     try {
       message = parseWebviewMessage(raw);
     } catch (e) {
       this.backend.logWarning(`Steering panel: ignored a message from the webview: ${(e as Error).message}`);
-      return;
+      return Promise.resolve();
     }
-    this.handle(message).catch((e: unknown) => {
-      this.post({ type: 'notice', level: 'error', text: (e as Error)?.message ?? String(e) });
+    return this.handle(message).catch((e: unknown) => {
+      this.post({ type: 'notice', level: 'error', text: (e as Error)?.message ?? String(e), ...modelProblem(e) });
     });
   }
 
@@ -162,15 +180,24 @@ export class SteeringPanel implements vscode.Disposable {
       case 'stop':
         this.cancellation?.cancel();
         return;
+      case 'selectModelFolder':
+        await vscode.commands.executeCommand('microSteer.selectModelFolder');
+        return;
       case 'copy':
         await vscode.env.clipboard.writeText(message.text);
         this.post({ type: 'notice', level: 'info', text: 'Copied to the clipboard.' });
         return;
+      case 'selectPlane':
+        if (!this.backend.listPlanes().some((p) => p.name === message.name)) {
+          this.post({ type: 'notice', level: 'error', text: `There is no plane named "${message.name}".` });
+          return;
+        }
+        return this.backend.setActivePlane(message.name);
       case 'insert': {
-        const inserted = await this.backend.insertText(message.text);
+        const where = await this.backend.insertText(message.text);
         this.post(
-          inserted
-            ? { type: 'notice', level: 'info', text: 'Inserted into the editor.' }
+          where
+            ? { type: 'notice', level: 'info', text: `Inserted into ${where}.` }
             : { type: 'notice', level: 'error', text: 'No editor to insert into: open a file first.' },
         );
         return;
@@ -187,12 +214,19 @@ export class SteeringPanel implements vscode.Disposable {
   }
 
   private sendEngineState(): void {
-    this.post({ type: 'engineState', text: this.backend.engineState() });
+    const busy = this.backend.engineBusy();
+    this.post({ type: 'engineState', text: this.backend.engineState(), ...(busy ? { busy } : {}), ...(this.backend.hasModel() ? {} : { noModel: true }) });
   }
 
   private async generate(params: PanelGenerateParams): Promise<void> {
     if (this.run?.state === 'running') {
       this.post({ type: 'notice', level: 'error', text: 'A comparison is already running: stop it first.' });
+      return;
+    }
+    // Refused before anything changes: the columns shown stay.
+    const busy = this.backend.engineBusy();
+    if (busy) {
+      this.post({ type: 'notice', level: 'error', text: `${busy}: Generate works again when it ends.` });
       return;
     }
     const kind = params.steerWith ?? 'plane';
@@ -203,9 +237,12 @@ export class SteeringPanel implements vscode.Disposable {
       return;
     }
     const cancellation = new vscode.CancellationTokenSource();
+    const seed = params.sampling.seed ?? freshSeed();
+    const shown = this.run;
     const run: PanelRun = {
       runId: ++this.lastRunId,
       planeName: params.planeName,
+      seed,
       state: 'running',
       columns: [
         ...params.alphas.map((alpha) => ({ alpha, text: '' })),
@@ -217,7 +254,7 @@ export class SteeringPanel implements vscode.Disposable {
     this.post({ type: 'run', run });
     try {
       const result = await this.backend.generate(
-        params,
+        { ...params, sampling: { ...params.sampling, seed } },
         (column, text) => {
           const target = run.columns[column];
           if (!target || run.state !== 'running') return;
@@ -237,13 +274,26 @@ export class SteeringPanel implements vscode.Disposable {
       else {
         run.state = 'failed';
         run.error = e instanceof Error ? e.message : String(e);
+        Object.assign(run, modelProblem(e));
       }
     } finally {
       if (this.cancellation === cancellation) this.cancellation = undefined;
       cancellation.dispose();
     }
+    // A run that failed before any text came replaces nothing: the previous columns come back, the error beside them.
+    if (run.state === 'failed' && shown && run.columns.every((c) => c.text === '')) {
+      this.run = shown;
+      this.post({ type: 'run', run: shown });
+      this.post({ type: 'notice', level: 'error', text: `Generation failed: ${run.error ?? 'unknown error'}`, ...(run.modelProblem ? { modelProblem: true } : {}) });
+      return;
+    }
     this.post({ type: 'run', run });
   }
+}
+
+/** `{ modelProblem: true }` for an error the user fixes by choosing another model folder. */
+function modelProblem(e: unknown): { modelProblem?: true } {
+  return e instanceof ModelFolderError ? { modelProblem: true } : {};
 }
 
 function webviewOptions(extensionUri: vscode.Uri): vscode.WebviewOptions {

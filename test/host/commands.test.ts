@@ -7,10 +7,20 @@ import assert from 'node:assert/strict';
 import * as vscode from 'vscode';
 import { activateExtension, EXTENSION_ID, waitFor } from './support';
 
+interface SettingDeclaration {
+  type?: unknown;
+  default?: unknown;
+  scope?: string;
+  description?: string;
+  markdownDescription?: string;
+}
+
 interface Manifest {
   contributes: {
     commands: { command: string; title: string; category: string }[];
-    configuration: { properties: Record<string, { type?: unknown; default?: unknown; scope?: string; description?: string; markdownDescription?: string }> };
+    /** Groups of settings, each a heading in the Settings editor. */
+    configuration: { title: string; properties: Record<string, SettingDeclaration> }[];
+    menus: Record<string, { command?: string; submenu?: string; when?: string }[]>;
   };
 }
 
@@ -34,7 +44,7 @@ suite('Micro Steer manifest and commands', () => {
   });
 
   test('every setting has a description, type, default and scope', () => {
-    const properties = Object.entries(manifest.contributes.configuration.properties);
+    const properties = manifest.contributes.configuration.flatMap((group) => Object.entries(group.properties));
     assert.ok(properties.length > 20);
     for (const [key, p] of properties) {
       assert.ok(key.startsWith('microSteer.'), key);
@@ -45,6 +55,26 @@ suite('Micro Steer manifest and commands', () => {
       // The default VS Code reports is the declared one.
       assert.deepEqual(vscode.workspace.getConfiguration().inspect(key)?.defaultValue, p.default, key);
     }
+  });
+
+  test('settings read in plain words: no method jargon; the training ones are grouped under Advanced', () => {
+    const groups = manifest.contributes.configuration;
+    const advanced = groups.find((g) => g.title.startsWith('Advanced'));
+    assert.ok(advanced, 'no Advanced group');
+    assert.ok(Object.keys(advanced.properties).every((k) => k.startsWith('microSteer.training.')));
+    assert.ok(Object.keys(advanced.properties).length >= 8);
+    for (const group of groups) {
+      for (const [key, p] of Object.entries(group.properties)) {
+        const text = p.markdownDescription ?? p.description ?? '';
+        assert.doesNotMatch(text, /capture term|likelihood term|offset term|floor\(|useAveraging|Adam|`null`: the middle/i, `${key}: ${text}`);
+      }
+    }
+  });
+
+  test('the editor context menu groups the commands under Micro Steer', () => {
+    const context = manifest.contributes.menus['editor/context'];
+    assert.deepEqual(context.map((m) => m.submenu), ['microSteer.editorContext']);
+    assert.ok(manifest.contributes.menus['microSteer.editorContext'].some((m) => m.command === 'microSteer.trainFromSelection'));
   });
 
   test('Open steering panel opens the panel webview', async () => {

@@ -54,4 +54,18 @@ suite('Diagnostics', () => {
     assert.ok(steered.states.every((s) => typeof s.cosineSteered === 'number'));
     assert.deepEqual(steered.states.map((s) => s.cosine), plain.states.map((s) => s.cosine));
   });
+
+  test('a hidden-state comparison opens a tab of its own beside the layer diagnostics', async () => {
+    const diagnosticsTabs = () =>
+      vscode.window.tabGroups.all.flatMap((g) => g.tabs).filter((t) => t.input instanceof vscode.TabInputWebview && t.input.viewType.endsWith('microSteer.diagnostics'));
+    await waitFor(() => diagnosticsTabs().length === 1, 'the layer diagnostics tab of the first test');
+    const args = { promptA: 'The city of Paris', promptB: 'The city of Rome', tokenA: -1, tokenB: -1 };
+    assert.ok(await vscode.commands.executeCommand<StateComparison | undefined>('microSteer.compareStates', args));
+    await waitFor(() => diagnosticsTabs().length === 2, 'a second diagnostics tab', 10_000);
+    assert.deepEqual(diagnosticsTabs().map((t) => t.label).sort(), ['Micro Steer: hidden states', 'Micro Steer: layer diagnostics']);
+    // The next comparison reuses its own tab.
+    assert.ok(await vscode.commands.executeCommand<StateComparison | undefined>('microSteer.compareStates', args));
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(diagnosticsTabs().length, 2);
+  });
 });

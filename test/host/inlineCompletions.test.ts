@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import * as vscode from 'vscode';
 import type { MicroSteerApi } from '../../src/extension/extension';
-import { activateExtension, clearSuiteSettings, openEditor, planeFor, setWorkspaceSettings, useTinyModel, waitFor, waitForAsync } from './support';
+import { activateExtension, clearSuiteSettings, openEditor, planeFor, setWorkspaceSettings, useTinyModel, waitFor, waitForAsync, whileTraining } from './support';
 
 const PROMPT = 'The harbour lights were';
 const CONTEXT: vscode.InlineCompletionContext = { triggerKind: vscode.InlineCompletionTriggerKind.Invoke, selectedCompletionInfo: undefined };
@@ -16,10 +16,13 @@ suite('Steered inline completions', () => {
   let document: vscode.TextDocument;
   const end = new vscode.Position(0, PROMPT.length);
 
-  const provide = async (token = new vscode.CancellationTokenSource().token) => {
-    const result = await api.inlineCompletions.provideInlineCompletionItems(document, end, CONTEXT, token);
+  const provideAt = async (doc: vscode.TextDocument, at: vscode.Position, token = new vscode.CancellationTokenSource().token) => {
+    const result = await api.inlineCompletions.provideInlineCompletionItems(doc, at, CONTEXT, token);
     return Array.isArray(result) ? result : (result?.items ?? []);
   };
+  const provide = (token?: vscode.CancellationToken) => provideAt(document, end, token);
+  /** An editor holding a prompt no earlier test asked for (finished completions are kept and would answer a repeated one), and its end. */
+  const fresh = async (prompt: string) => ({ doc: (await openEditor(prompt)).document, at: new vscode.Position(0, prompt.length) });
 
   suiteSetup(async () => {
     api = await activateExtension();
@@ -67,9 +70,10 @@ suite('Steered inline completions', () => {
   test('a request cancelled during the debounce (the user typed) asks nothing', async () => {
     await setWorkspaceSettings({ 'inlineCompletions.debounceMs': 2000 });
     try {
+      const { doc, at } = await fresh('Typed while waiting');
       const source = new vscode.CancellationTokenSource();
       const started = Date.now();
-      const pending = provide(source.token);
+      const pending = provideAt(doc, at, source.token);
       setTimeout(() => source.cancel(), 50);
       assert.deepEqual(await pending, []);
       assert.ok(Date.now() - started < 1500, 'the cancelled request waited out the debounce');
@@ -79,17 +83,29 @@ suite('Steered inline completions', () => {
   });
 
   test('no request while the engine is training', async () => {
-    const editor = await openEditor('A line to train on.\nAnother line to train on.');
-    editor.selection = new vscode.Selection(0, 0, 1, 25);
-    await setWorkspaceSettings({ 'training.steps': 8 });
-    const training = vscode.commands.executeCommand('microSteer.trainFromSelection', { name: 'inline busy', useAveraging: true });
-    try {
-      await waitFor(() => api.status().state === 'training', 'the engine to start training');
-      assert.deepEqual(await provide(), []);
-    } finally {
-      await training;
-    }
+    await whileTraining(api, 'inline busy', async () => {
+      const { doc, at } = await fresh('Asked while training');
+      assert.deepEqual(await provideAt(doc, at), []);
+    });
     assert.ok(api.planes().names.includes('inline busy'));
+  });
+
+  test('work for a request VS Code gave up on still finishes, and answers the next request for that prompt', async () => {
+    const { doc: other, at } = await fresh('A request given up on');
+    const source = new vscode.CancellationTokenSource();
+    const pending = provideAt(other, at, source.token);
+    await waitFor(() => api.status().state === 'generating', 'the engine to start generating');
+    source.cancel();
+    assert.deepEqual(await pending, [], 'a cancelled request shows nothing');
+    await waitFor(() => api.status().state === 'idle', 'the given-up work to finish');
+
+    // While the engine trains, nothing new is asked; the finished work is still there to answer.
+    await whileTraining(api, 'inline reuse', async () => {
+      const reused = await provideAt(other, at);
+      assert.equal(reused.length, 1, 'the finished work did not answer the same prompt');
+      assert.ok((reused[0].insertText as string).length > 0);
+      assert.deepEqual(await provideAt(other, new vscode.Position(0, 5)), [], 'a new prompt was asked while training');
+    });
   });
 
   test('disabled again: no items', async () => {

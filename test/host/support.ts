@@ -85,6 +85,8 @@ export function planeFor(model: Pick<ModelSummary, 'hiddenSize' | 'numHiddenLaye
 export interface ShownMessage {
   level: 'info' | 'warning' | 'error';
   text: string;
+  /** The buttons it offers. */
+  actions: string[];
 }
 
 /** Records every message the extension shows (answering none) until `restore()`. */
@@ -93,8 +95,8 @@ export function recordMessages(): { messages: ShownMessage[]; restore(): void } 
   const saved = { info: window.showInformationMessage, warning: window.showWarningMessage, error: window.showErrorMessage };
   const messages: ShownMessage[] = [];
   const recorder = (level: ShownMessage['level']) =>
-    ((text: string) => {
-      messages.push({ level, text });
+    ((text: string, ...items: unknown[]) => {
+      messages.push({ level, text, actions: items.filter((i): i is string => typeof i === 'string') });
       return Promise.resolve(undefined);
     }) as never;
   window.showInformationMessage = recorder('info');
@@ -131,6 +133,23 @@ export async function waitForAsync(condition: () => Promise<boolean>, what: stri
   while (!(await condition())) {
     if (Date.now() - start > timeoutMs) assert.fail(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/**
+ * Runs `body` while "Train steering from selection" trains the plane `name` (8 steps on two fresh lines),
+ * and resolves once that training has ended too.
+ */
+export async function whileTraining(api: MicroSteerApi, name: string, body: () => Promise<void>): Promise<void> {
+  const editor = await openEditor('A line to train on.\nAnother line to train on.');
+  editor.selection = new vscode.Selection(0, 0, 1, 25);
+  await setWorkspaceSettings({ 'training.steps': 8 });
+  const training = vscode.commands.executeCommand('microSteer.trainFromSelection', { name, useAveraging: true });
+  try {
+    await waitFor(() => api.status().state === 'training', 'the engine to start training');
+    await body();
+  } finally {
+    await training;
   }
 }
 

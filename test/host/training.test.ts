@@ -10,7 +10,7 @@ import * as vscode from 'vscode';
 import type { MicroSteerApi } from '../../src/extension/extension';
 import type { PlaneRecord } from '../../src/protocol';
 import { ensureTinyModel } from '../fixtures/tinyModel';
-import { activateExtension, clearSuiteSettings, openEditor, readSettingsFile, recordMessages, setWorkspaceSettings, useTinyModel } from './support';
+import { activateExtension, clearSuiteSettings, openEditor, readSettingsFile, recordMessages, setWorkspaceSettings, useTinyModel, waitFor } from './support';
 
 const LINES = ["Shall I compare thee to a summer's day?", '', 'All the world is a stage.', '   ', 'The course of true love never did run smooth.'];
 const STEPS = 3;
@@ -96,6 +96,32 @@ suite('Train steering from selection', () => {
     assert.equal(shown.messages[0].level, 'error');
     assert.match(shown.messages[0].text, /selection holds no example text/);
     assert.deepEqual(readSettingsFile(), before);
+  });
+
+  test('"Stop and keep" ends a long training early and stores the plane trained so far', async () => {
+    const editor = await openEditor('A line to keep.\nAnother line to keep.');
+    editor.selection = new vscode.Selection(0, 0, 1, 20);
+    await setWorkspaceSettings({ 'training.steps': 100_000 });
+    try {
+      const training = vscode.commands.executeCommand<{ name: string; record: PlaneRecord } | undefined>('microSteer.trainFromSelection', {
+        name: 'host kept',
+        useAveraging: true,
+      });
+      await waitFor(() => api.status().state === 'training', 'the engine to start training');
+      // A few steps of the tiny model.
+      await new Promise((r) => setTimeout(r, 3000));
+      assert.equal(await vscode.commands.executeCommand('microSteer.stopTrainingAndKeep'), true);
+      const result = await training;
+      assert.ok(result, 'the plane trained so far was not kept');
+      const steps = result.record.lossHistory.length;
+      assert.ok(steps > 0 && steps < 100_000, `kept a plane of ${steps} steps`);
+      assert.equal(result.record.training.steps, steps, 'the record says how many steps trained it');
+      assert.deepEqual((readSettingsFile()['microSteer.planes'] as Record<string, PlaneRecord>)['host kept'], result.record);
+      assert.equal(api.status().plane, 'host kept');
+    } finally {
+      await setWorkspaceSettings({ 'training.steps': STEPS });
+    }
+    assert.equal(await vscode.commands.executeCommand('microSteer.stopTrainingAndKeep'), false, 'nothing to stop afterwards');
   });
 
   test('an existing name is refused unless replacing is asked for', async () => {

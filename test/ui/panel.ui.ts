@@ -2,12 +2,14 @@
  * The steering panel's UI test, in real VS Code (code-server) and headless chromium, as a user works:
  * code-server without the smoke-test driver (notifications show), the checkout linked as an installed
  * extension (as `npm start` does), the tiny model configured and a CLI-trained plane in the workspace
- * settings. It opens the panel from the command palette, keeps three alphas (0, 2 and 4), types a prompt,
- * clicks Generate and waits until text has arrived in all three columns, then saves a screenshot.
+ * settings, with steered inline completions on. It first types into a file and waits for ghost text
+ * (no explicit trigger), then opens the panel from the command palette, keeps three alphas (0, 2 and 4),
+ * types a prompt, clicks Generate and waits until text has arrived in all three columns, then saves a screenshot.
  *
  *   node out/test/ui/panel.ui.js        (npm run test:ui builds and compiles first)
  *
- * Writes test-output/ui/panel.png (test-output/ui/panel-failure.png when it fails).
+ * Writes test-output/ui/ghost-text.png, panel.png and panel-{light,dark,high-contrast}-{wide,narrow}.png
+ * (test-output/ui/panel-failure.png when it fails).
  * MICROSTEER_UI_TIMEOUT_S bounds the run (default 240).
  */
 import * as fs from 'node:fs';
@@ -21,10 +23,17 @@ import { PLANE_NAME, trainPlaneWithCli, writePlaneWorkspace } from '../harness/p
 import { repoRoot } from '../harness/repo';
 import { exitWith } from '../harness/entryPoint';
 import { runSession } from '../harness/session';
+import { ghostTextWhileTyping } from './ghostText';
+import { panelScreenshots } from './screenshots';
 import { runCommand, waitForStatusItem, waitForWorkbench, webviewContent } from './workbench';
 
 const OUTPUT_DIR = path.join(repoRoot, 'test-output', 'ui');
 const SCREENSHOT = path.join(OUTPUT_DIR, 'panel.png');
+const GHOST_SCREENSHOT = path.join(OUTPUT_DIR, 'ghost-text.png');
+/** The workspace file the ghost-text step types into. */
+const NOTES_FILE = 'notes.txt';
+/** From the last keystroke: well inside the second or so VS Code waits before it gives up on a request. */
+const GHOST_TEXT_TIMEOUT_MS = 20_000;
 const FAILURE_SCREENSHOT = path.join(OUTPUT_DIR, 'panel-failure.png');
 
 const ALPHAS = [0, 2, 4];
@@ -100,12 +109,19 @@ async function waitForColumns(panel: FrameLocator, alphas: number[]): Promise<{ 
   }
 }
 
-async function drivePanel(page: Page, origin: string, workspace: string): Promise<void> {
+async function drivePanel(page: Page, origin: string, workspace: string): Promise<FrameLocator> {
   await page.goto(`${origin}/?folder=${encodeURIComponent(workspace)}`);
   await waitForWorkbench(page);
   // The extension starts after the workbench (onStartupFinished); its status item names the active plane.
   await waitForStatusItem(page, PLANE_NAME);
-  step(`workbench loaded, the status bar shows plane "${PLANE_NAME}"; running "Micro Steer: Open steering panel" from the command palette`);
+  await waitForStatusItem(page, 'inline', 10_000);
+  step(`workbench loaded, the status bar shows plane "${PLANE_NAME}" and inline completions on; typing into ${NOTES_FILE}`);
+  const ghostAfterS = await ghostTextWhileTyping(page, NOTES_FILE, GHOST_TEXT_TIMEOUT_MS);
+  step(`ghost text appeared ${ghostAfterS.toFixed(1)} s after the last keystroke`);
+  await page.screenshot({ path: GHOST_SCREENSHOT });
+  await page.keyboard.press('Escape');
+
+  step('running "Micro Steer: Open steering panel" from the command palette');
   await runCommand(page, 'Micro Steer: Open steering panel');
   const panel = await webviewContent(page, `#${ID.generate}`);
   await panel.locator(`#${ID.planePicker} vscode-option[value="${PLANE_NAME}"]`).waitFor({ state: 'attached', timeout: 30_000 });
@@ -126,6 +142,14 @@ async function drivePanel(page: Page, origin: string, workspace: string): Promis
   const [baseline, ...steered] = columns;
   if (steered.every((c) => c.text === baseline.text)) throw new Error(`every column shows the same text: the alphas did not reach the engine`);
   step(`all ${columns.length} columns streamed text in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  // The seed box was left empty: the run drew a fresh seed and offers it for reuse.
+  const reuse = panel.locator(`#${ID.reuseSeed}`);
+  await reuse.waitFor({ state: 'visible', timeout: 5_000 });
+  const offered = (await reuse.textContent())?.trim() ?? '';
+  if (!/^Reuse seed \d+$/.test(offered)) throw new Error(`after a run with an empty seed box the panel offers "${offered}"`);
+  if ((await panel.locator(`#${ID.seed}`).inputValue()) !== '') throw new Error('the seed box is not empty by default');
+  step(`the run drew a fresh seed: "${offered}"`);
+  return panel;
 }
 
 async function main(): Promise<number> {
@@ -133,25 +157,29 @@ async function main(): Promise<number> {
   const model = await ensureTinyModel();
   fs.mkdirSync(OUTPUT_DIR, { recursive: true });
   fs.rmSync(SCREENSHOT, { force: true });
+  fs.rmSync(GHOST_SCREENSHOT, { force: true });
   fs.rmSync(FAILURE_SCREENSHOT, { force: true });
 
   return runSession('UI test', limitS, async (session) => {
     const record = trainPlaneWithCli(model, path.join(session.dir, 'plane.json'));
     step(`trained plane "${PLANE_NAME}" with the CLI (layer ${record.layer}, final loss ${record.finalLoss.toPrecision(4)})`);
     const workspace = writePlaneWorkspace(path.join(session.dir, 'workspace'), record);
+    fs.writeFileSync(path.join(workspace, NOTES_FILE), 'Shall I compare thee to a summer\'s day?\n');
     linkExtension(extensionsDirOf(session.stateDir), repoRoot);
-    const server = await session.startServer({ smokeTestDriver: false, userSettings: { 'microSteer.modelPath': model } });
+    const server = await session.startServer({ smokeTestDriver: false, userSettings: { 'microSteer.modelPath': model, 'microSteer.inlineCompletions.enabled': true } });
     const context = await session.launchBrowser({ width: 1400, height: 1000 });
     const page = context.pages()[0] ?? (await context.newPage());
     page.on('pageerror', (e) => console.error(`[browser] ${e.message}`));
     try {
-      await drivePanel(page, server.origin, workspace);
+      const panel = await drivePanel(page, server.origin, workspace);
+      await page.screenshot({ path: SCREENSHOT });
+      console.log(`[ui] screenshot: ${SCREENSHOT}`);
+      const widths = await panelScreenshots(page, panel, workspace, OUTPUT_DIR);
+      step(`panel screenshots in light, dark and high contrast at ${widths.wide} px and ${widths.narrow} px wide: ${OUTPUT_DIR}/panel-*.png`);
     } catch (e) {
       await page.screenshot({ path: FAILURE_SCREENSHOT }).catch(() => undefined);
       throw new Error(`${(e as Error).message}\n[ui] screenshot of the failure: ${FAILURE_SCREENSHOT}`);
     }
-    await page.screenshot({ path: SCREENSHOT });
-    console.log(`[ui] screenshot: ${SCREENSHOT}`);
     return 0;
   });
 }

@@ -42,6 +42,18 @@ export async function runCommand(page: Page, title: string, timeoutMs = 30_000):
   await input.waitFor({ state: 'hidden', timeout: timeoutMs });
 }
 
+/** Opens a workspace file by name through Quick Open, as a user does with Ctrl+P. */
+export async function openFile(page: Page, name: string, timeoutMs = 30_000): Promise<void> {
+  const palette = page.locator('.quick-input-widget');
+  const input = palette.locator('input.input');
+  await page.keyboard.press('F1');
+  await input.waitFor({ state: 'visible', timeout: timeoutMs });
+  // Without the ">" prefix the palette searches files.
+  await input.fill(name);
+  await palette.locator('.monaco-list-row', { hasText: name }).first().click({ timeout: timeoutMs });
+  await page.locator('.tabs-container .tab.active', { hasText: name }).waitFor({ state: 'visible', timeout: timeoutMs });
+}
+
 /** Waits until the status bar shows an item with `text` (an extension's status item: the extension is running). */
 export async function waitForStatusItem(page: Page, text: string, timeoutMs = 60_000): Promise<void> {
   await page.locator('.part.statusbar .statusbar-item', { hasText: text }).first().waitFor({ state: 'visible', timeout: timeoutMs });

@@ -47,6 +47,8 @@ export interface Generation extends GenerationResult {
   rows: GeneratedRow[];
 }
 
+const NEVER = -3.4028234663852886e38;
+
 export async function generate(
   runner: GenerationRunner,
   tokenizer: Tokenizer,
@@ -83,9 +85,11 @@ export async function generate(
       rows.forEach((row, i) => {
         if (!row.active) return;
         const logits = step.logits.subarray(i * vocabSize, (i + 1) * vocabSize);
-        // Padding is never a continuation (a random model such as the tiny one would sample it):
-        // the most negative finite float32 gives it zero probability and keeps the logits finite.
-        logits[padTokenId] = -3.4028234663852886e38;
+        // Padding and reserved placeholders are never a continuation (a random model such as the tiny one
+        // would sample them, and they show as "<unused5747>"): the most negative finite float32 gives them
+        // zero probability and keeps the logits finite.
+        logits[padTokenId] = NEVER;
+        for (const id of tokenizer.reservedIds) logits[id] = NEVER;
         row.take(sampleToken(logits, sampling, row.random, `row ${i}, token ${token}`), eos, sampling.maxNewTokens);
       });
       if (!rows.some((row) => row.active) || cancelled()) break;

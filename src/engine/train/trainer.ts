@@ -25,14 +25,15 @@ export type TrainingRunner = Pick<Gemma2Runner, 'folder' | 'hookLayer' | 'hookSc
 export interface TrainHooks {
   /** Called after every step; its loss, b and gradient norm are those the step measured, before its update. */
   onProgress?(progress: TrainProgress): void;
-  /** Checked before every step: training stops within one step of the abort, with CancelledError. */
+  /** Checked before every step: training stops within one step of the abort, with CancelledError carrying the plane so far. */
   signal?: AbortSignal;
 }
 
 /**
  * Trains a plane on the example texts. Throws InputError for bad examples or options (or a runner
- * opened for another layer), CancelledError when `signal` aborts, and NonFiniteTrainingError (with
- * the last good plane) when a loss, gradient or parameter goes non-finite. The same seed gives the
+ * opened for another layer), CancelledError when `signal` aborts (with the plane after the last
+ * completed step, if any, as `lastGood`), and NonFiniteTrainingError (with the last good plane) when a
+ * loss, gradient or parameter goes non-finite. The same seed gives the
  * same plane.
  */
 export async function trainPlane(
@@ -73,12 +74,18 @@ export async function trainPlane(
   const adam = new Adam(params.values.length, { learningRate: settings.learningRate });
   const lossHistory: number[] = [];
   const record = () => planeRecord(params, settings, runner.folder, lossHistory);
+  // The plane so far is what `steps: <steps done>` would have trained: its record says so.
+  const cancelled = () =>
+    new CancelledError('training', lossHistory.length > 0 ? planeRecord(params, { ...settings, steps: lossHistory.length }, runner.folder, lossHistory) : undefined);
 
   for (let step = 1; step <= settings.steps; step++) {
-    throwIfCancelled();
+    if (hooks.signal?.aborted) throw cancelled();
     const started = performance.now();
     const rows = settings.mleMode === 'notebook' ? [notebookRow(cached, random)] : sequenceRows(cached, settings.batchSize, random);
-    const value = await evaluateObjective(runner, rows, latents, params, settings);
+    // A runner may stop a step itself when cancelled (the engine's does): the plane so far still goes with it.
+    const value = await evaluateObjective(runner, rows, latents, params, settings).catch((e: unknown) => {
+      throw e instanceof CancelledError ? cancelled() : e;
+    });
     let bad = firstNonFinite([
       ['the MLE loss', value.mleLoss],
       ['the cap loss', value.capLoss],

@@ -128,6 +128,8 @@ test('cancelling a training fails it as cancelled within a step or two, and the 
   await assert.rejects(training, (e: Error) => {
     assert.ok(e instanceof CancelledError, `a CancelledError, got ${e.name}: ${e.message}`);
     assert.match(e.message, /training was cancelled/);
+    const kept = e.lastGood as { lossHistory?: number[] } | undefined;
+    assert.ok((kept?.lossHistory?.length ?? 0) >= abortedAt, 'the plane trained so far did not come back with the cancellation');
     return true;
   });
   assert.equal(abortedAt, 2);

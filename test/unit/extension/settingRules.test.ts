@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import manifest from '../../../package.json';
 import { numericSettingProblem, trustedSettingValue } from '../../../src/extension/settingRules';
 
-const properties = manifest.contributes.configuration.properties as Record<string, { type?: string | string[]; minimum?: number; maximum?: number; exclusiveMinimum?: number }>;
+const properties: Record<string, { type?: string | string[]; minimum?: number; maximum?: number; exclusiveMinimum?: number }> = Object.assign({}, ...manifest.contributes.configuration.map((group) => group.properties));
 const numeric = Object.entries(properties).filter(([, p]) => [p.type].flat().some((t) => t === 'number' || t === 'integer'));
 
 test('values outside the manifest\'s ranges are refused: above the maximum too, not only below the minimum', () => {

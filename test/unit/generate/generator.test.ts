@@ -151,6 +151,20 @@ test('the pad token is never generated, even where it is the most likely token',
   assert.ok(!sampled.result.rows[0].ids.includes(pad), `sampled ids ${sampled.result.rows[0].ids}`);
 });
 
+test('reserved placeholder tokens (<unusedN>) are never generated, even where most likely', async () => {
+  const reserved = tokenizer.reservedIds;
+  assert.ok(reserved.length > 100, `the Gemma vocabulary has many <unusedN> tokens, found ${reserved.length}`);
+  const unused = reserved[reserved.length - 1];
+  const favoured = wrappedRunner((_call, logits) => {
+    force(logits, 0, unused);
+    logits[3] = 29;
+  });
+  const greedy = await run([{ alpha: 0 }], { temperature: 0, maxNewTokens: 4 }, { runner: favoured });
+  assert.deepEqual(greedy.result.rows[0].ids, [3, 3, 3, 3]);
+  const free = await run([{ alpha: 0 }], { ...SAMPLED, maxNewTokens: 40 });
+  assert.doesNotMatch(free.result.rows[0].text, /<unused\d+>/);
+});
+
 test('a stop token ends its row alone, without entering the text; maxNewTokens ends the others', async () => {
   const eos = stopId('<eos>');
   const endOfTurn = stopId('<end_of_turn>');
@@ -261,11 +275,13 @@ test('bad input is an InputError naming what is wrong; non-finite logits are a p
   for (const [rows, sampling, prompt, message] of cases) {
     await assert.rejects(run(rows, sampling, { prompt }), (e: Error) => e instanceof InputError && message.test(e.message), String(message));
   }
+  // A word's logit (those of pad and the reserved tokens are overwritten before sampling).
+  const word = tokenizer.encode('fox', { addBos: false })[0];
   const broken = wrappedRunner((call, logits) => {
-    if (call === 1) logits[1 * vocab + 7] = Number.NaN;
+    if (call === 1) logits[1 * vocab + word] = Number.NaN;
   });
   await assert.rejects(
     run([{ alpha: 0 }, { alpha: 0 }], SAMPLED, { runner: broken }),
-    (e: Error) => !(e instanceof InputError) && /row 1, token 2: .*non-finite logit \(NaN\) for token id 7/.test(e.message),
+    (e: Error) => !(e instanceof InputError) && new RegExp(`row 1, token 2: .*non-finite logit \\(NaN\\) for token id ${word}\\b`).test(e.message),
   );
 });

@@ -147,6 +147,23 @@ test('every sampling setting is checked for type and range', () => {
   rejects(generateMessage({ params: { sampling: null } }), /generate\.params\.sampling must be an object, got null/);
 });
 
+test('selectPlane carries only a plane name', () => {
+  assert.deepEqual(parseWebviewMessage({ type: 'selectPlane', name: 'sonnet' }), { type: 'selectPlane', name: 'sonnet' });
+  rejects({ type: 'selectPlane', name: '' }, /selectPlane\.name must be a string of 1 to 200 characters/);
+  rejects({ type: 'selectPlane', name: 'a', extra: 1 }, /selectPlane message has an unknown field "extra"/);
+});
+
+test('selectModelFolder carries nothing else', () => {
+  assert.deepEqual(parseWebviewMessage({ type: 'selectModelFolder' }), { type: 'selectModelFolder' });
+  rejects({ type: 'selectModelFolder', folder: '/etc' }, /selectModelFolder message has an unknown field "folder"/);
+});
+
+test('a null seed asks for a fresh one; a missing one is an error', () => {
+  const message = parseWebviewMessage(generateMessage({ sampling: { seed: null } }));
+  assert.equal(message.type === 'generate' && message.params.sampling.seed, null);
+  rejects(generateMessage({ sampling: { seed: undefined } }), /generate\.params\.sampling\.seed must be an integer/);
+});
+
 test('error messages never repeat a long untrusted string', () => {
   const long = 'A'.repeat(5000);
   try {

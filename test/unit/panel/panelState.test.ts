@@ -10,9 +10,9 @@ import {
 } from '../../../webview/panelState';
 import type { PanelPlane } from '../../../src/protocol';
 
-const SAMPLING = { temperature: 1, topK: 0, topP: 1, seed: 0, maxNewTokens: 200, chatTemplate: false, steerPrompt: 'last' };
+const SAMPLING = { temperature: 1, topK: 0, topP: 1, seed: null, maxNewTokens: 200, chatTemplate: false, steerPrompt: 'last' };
 
-test('the default state: empty prompt, no plane, alphas 0, 1.5, 2.5, 3.5, the engine sampling defaults, no run', () => {
+test('the default state: empty prompt, no plane, alphas 0, 1.5, 2.5, 3.5, the engine sampling defaults but a fresh seed per run, no run', () => {
   assert.deepEqual(defaultPanelState(), { prompt: '', planeName: '', alphas: [0, 1.5, 2.5, 3.5], sampling: SAMPLING, run: null });
 });
 
@@ -42,6 +42,14 @@ test('a valid saved state is restored whole', () => {
     },
   };
   assert.deepEqual(restorePanelState(JSON.parse(JSON.stringify(saved))), saved);
+});
+
+test('a kept seed and the seed a run used are restored; an empty seed box stays empty', () => {
+  const run = { runId: 4, planeName: 'p', state: 'done', seed: 123456, columns: [{ alpha: 2, text: 'steered' }] };
+  const restored = restorePanelState({ sampling: { ...SAMPLING, seed: 77 }, run });
+  assert.equal(restored.sampling.seed, 77);
+  assert.equal(restored.run?.seed, 123456);
+  assert.equal(restorePanelState({ sampling: { ...SAMPLING, seed: null } }).sampling.seed, null);
 });
 
 test('anything but an object restores the defaults', () => {
@@ -117,7 +125,7 @@ test('removing an alpha keeps the others in order and never the last one', () =>
   assert.deepEqual(removeAlpha([0, 1], -1), [0, 1]);
 });
 
-test('the plane shown: the chosen one while it exists, else the active one, else the first', () => {
+test('the plane shown: the active one, else the chosen one while it exists, else the first', () => {
   const plane = (name: string): PanelPlane => ({
     name,
     layer: 1,
@@ -127,7 +135,10 @@ test('the plane shown: the chosen one while it exists, else the active one, else
     model: { hiddenSize: 8, numHiddenLayers: 2, fingerprint: 'f' },
   });
   const planes = [plane('a'), plane('b'), plane('c')];
-  assert.equal(choosePlane('b', planes, 'c'), 'b');
+  // The active plane wins: after training a new one (it becomes active) the panel shows it.
+  assert.equal(choosePlane('b', planes, 'c'), 'c');
+  assert.equal(choosePlane('b', planes, null), 'b');
+  assert.equal(choosePlane('b', planes, 'gone'), 'b');
   assert.equal(choosePlane('gone', planes, 'c'), 'c');
   assert.equal(choosePlane('', planes, 'c'), 'c');
   assert.equal(choosePlane('gone', planes, 'also gone'), 'a');

@@ -14,7 +14,7 @@ import { SeededRandom } from '../../../src/engine/random';
 import { NonFiniteTrainingError } from '../../../src/engine/train/nonFiniteGuard';
 import { PlaneParameters } from '../../../src/engine/train/planeParameters';
 import { trainPlane } from '../../../src/engine/train/trainer';
-import type { TrainProgress } from '../../../src/protocol';
+import type { PlaneRecord, TrainProgress } from '../../../src/protocol';
 import { EXAMPLES, instrumented, openTrainKit, planeOf, type TrainKit } from './trainTestKit';
 
 const SEED = 11;
@@ -192,10 +192,11 @@ test('the same seed gives the same plane, bit for bit; another seed another plan
   assert.notEqual(other.n, first.n);
 });
 
-test('cancellation stops within one step with CancelledError', async () => {
+test('cancellation stops within one step with CancelledError, which carries the plane trained so far', async () => {
   const runner = instrumented(kit.runner);
   const controller = new AbortController();
   const steps: number[] = [];
+  let kept: unknown;
   await assert.rejects(
     trainPlane(runner, kit.tokenizer, EXAMPLES, { steps: 50, learningRate: 0.05 }, {
       signal: controller.signal,
@@ -204,13 +205,22 @@ test('cancellation stops within one step with CancelledError', async () => {
         if (p.step === 3) controller.abort();
       },
     }),
-    CancelledError,
+    (e: unknown) => {
+      kept = e instanceof CancelledError ? e.lastGood : undefined;
+      return e instanceof CancelledError;
+    },
   );
+  const partial = kept as PlaneRecord | undefined;
+  assert.equal(partial?.lossHistory.length, 3, 'the plane so far records the three steps done');
+  assert.equal(partial?.training.steps, 3, 'its record says how many steps trained it');
   assert.deepEqual(steps, [1, 2, 3]);
   assert.equal(runner.trainSteps, 3, 'no train step after the abort');
 
   const idle = instrumented(kit.runner);
-  await assert.rejects(trainPlane(idle, kit.tokenizer, EXAMPLES, { steps: 5 }, { signal: AbortSignal.abort() }), CancelledError);
+  await assert.rejects(
+    trainPlane(idle, kit.tokenizer, EXAMPLES, { steps: 5 }, { signal: AbortSignal.abort() }),
+    (e: unknown) => e instanceof CancelledError && e.lastGood === undefined,
+  );
   assert.equal(idle.trainSteps, 0);
 });
 
