@@ -15,7 +15,7 @@ const NOT_PROSE = new Set(['art', 'ascii-art', 'asciiart']);
 
 export const SOURCES = [
   { name: 'fortunes-en', package: 'fortunes', licence: 'BSD-style (fortune-mod; see /usr/share/doc/fortunes/copyright)', read: () => fortunes(FORTUNES) },
-  { name: 'bible-kjv', package: 'bible-kjv-text', licence: 'public domain (the King James Version text; see /usr/share/doc/bible-kjv-text/copyright)', read: kingJames },
+  { name: 'bible-kjv', package: 'bible-kjv-text', licence: 'the King James Version text, whose copyright has expired (the Bible Retrieval System data may be copied, modified and distributed at will; see /usr/share/doc/bible-kjv-text/copyright)', read: kingJames },
   { name: 'fortunes-de', package: 'fortunes-de', licence: 'GPL-2 or later (see /usr/share/doc/fortunes-de/copyright)', read: () => fortunes(`${FORTUNES}/de`) },
 ];
 

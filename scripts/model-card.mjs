@@ -85,7 +85,7 @@ pattern and byte alphabet, so every UTF-8 text round-trips exactly); a Gemma-sty
 ## Training
 
 AdamW (betas 0.9/0.95, weight decay ${s.weightDecay} on matrices, gradient clipping at 1), peak
-learning rate ${s.lr} after ${s.warmupSteps} warm-up steps, cosine to ${s.lr * s.minLrRatio}; ${record.stepsDone} steps of
+learning rate ${s.lr} after ${s.warmupSteps} warm-up steps, cosine to ${(s.lr * s.minLrRatio).toPrecision(2)}; ${record.stepsDone} steps of
 ${s.batchTokens} tokens (${record.tokensSeen} tokens seen); ${minutes} minutes on a 2-core CPU
 (${record.device}, onnxruntime, shared with other work). Final training loss (mean of the last
 steps): ${record.finalTrainLoss.toFixed(3)} nats/token.

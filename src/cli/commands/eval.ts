@@ -1,9 +1,10 @@
 /** `microsteer eval`: mean NLL per token and bits per character of a text, unsteered or steered by a plane or a vector. */
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import type { Command } from '../command';
 import { parseCommandArgs, parseNumber, requireOption } from '../args';
 import { InputError } from '../../engine/errors';
 import { Gemma2Runner } from '../../engine/gemma2/runner';
+import { LIMITS, readBoundedFile } from '../../engine/limits';
 import { openModelFolder } from '../../engine/model/modelFolder';
 import { rowEdits } from '../../engine/methods/rowEdits';
 import { textLikelihood } from '../../engine/methods/textLikelihood';
@@ -12,8 +13,6 @@ import { loadTokenizer } from '../../engine/tokenizer';
 import { parseDevice } from './deviceOption';
 import { readVectorOption, steeringAt } from './vectorOptions';
 
-/** Texts larger than this are refused: the whole text is tokenized in memory. */
-const MAX_TEXT_BYTES = 16 * 1024 * 1024;
 /** Tokens per window at most, whatever the model's context: bounds the [rows, window, vocab] logits of one run. */
 const MAX_WINDOW = 1024;
 
@@ -27,10 +26,11 @@ negative log-likelihood per predicted token (nats) and the bits per character of
 plane steers every position at strength --alpha; a vector (microsteer meandiff's file, or a GGUF
 control vector) is added to the residual stream at --coefficient. Compare the numbers with and
 without steering to see what a plane does to target and non-target text. Long texts are read in
-windows of the model's context (at most ${MAX_WINDOW} tokens), overlapping by one token.
+windows of the model's context (at most ${MAX_WINDOW} tokens), overlapping by one token, as many per run
+as MICROSTEER_MAX_LOGITS allows.
 
   --model DIR          the model folder
-  --text FILE          the text to measure (at most ${MAX_TEXT_BYTES / 1024 / 1024} MiB)
+  --text FILE          the text to measure (at most ${LIMITS.fileBytes.value} bytes: MICROSTEER_MAX_FILE_BYTES)
   --plane FILE         a plane file {"layer", "n", "b"}
   --alpha A            steering strength (required with --plane)
   --vector FILE        a steering vector file
@@ -55,8 +55,7 @@ windows of the model's context (at most ${MAX_WINDOW} tokens), overlapping by on
     const file = requireOption(v.text, '--text');
     const info = await stat(file).catch(() => null);
     if (!info?.isFile()) throw new InputError(`--text ${file} does not exist or is not a file`);
-    if (info.size > MAX_TEXT_BYTES) throw new InputError(`--text ${file} has ${info.size} bytes, over the limit of ${MAX_TEXT_BYTES}: split it`);
-    const text = await readFile(file, 'utf8');
+    const text = (await readBoundedFile(file)).toString('utf8');
     if (v.plane !== undefined && v.vector !== undefined) throw new InputError('give --plane or --vector, not both');
 
     let steer;

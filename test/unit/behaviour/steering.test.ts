@@ -3,12 +3,15 @@
  * pretrained Gemma-2), by statistics over seeded samples. Thresholds are stated next to each
  * assertion and the measured values are printed.
  *
- * - A plane trained (through the CLI) on the demo's archaic lines (demo/archaic.txt) lowers the bits
- *   per character of other archaic lines it never saw, line by line, and does not lower modern lines.
+ * - A plane trained (through the CLI) on the demo's Shakespearean lines (demo/shakespeare.txt) lowers
+ *   the bits per character of other lines in that style it never saw, line by line, and does not lower
+ *   modern lines.
  *   Each line is read as a document of its own, so that its register comes from the model (and the
  *   plane), not from the lines before it.
- * - Continuations of modern, neutral prompts at alpha 2.5 carry archaic markers (thee, thou, hath,
- *   unto, ...) far more often than unsteered ones.
+ * - Continuations of modern, neutral prompts at alpha 2.5 of a plane trained on the demo's King James
+ *   style lines (demo/archaic.txt, the plane `npm run demo` shows) carry archaic markers (thee, thou,
+ *   hath, unto, ...) far more often than unsteered ones. (The Shakespearean plane moves likelihoods but
+ *   not this small model's samples: its training text has little Shakespeare and much King James.)
  * - A mean-difference vector from modern English to German raises the share of German words.
  */
 import assert from 'node:assert/strict';
@@ -31,20 +34,24 @@ const FIXTURES = path.join(ROOT, 'test', 'fixtures', 'behaviour');
 const SAMPLES = 40;
 const NEW_TOKENS = 32;
 
-const ARCHAIC = /\b(thee|thou|thy|thine|hath|doth|dost|unto|shalt|ye|saith|spake|behold|art|wherefore|thereof|lo)\b/gi;
+const ARCHAIC = /\b(thee|thou|thy|thine|hath|doth|dost|unto|shalt|ye|saith|spake|behold|wherefore|thereof|prithee|methinks)\b/gi;
 const GERMAN = /\b(der|die|das|und|ist|nicht|ich|ein|eine|zu|mit|sich|den|es|auf|dem|sie|wir|ein|auch|aber|wenn|nur|noch|mein|kein)\b/gi;
 
 const dir = testTempDir('behaviour');
 let tokenizer: Tokenizer;
-let plane: PlaneSpec;
-let planeValues: Plane;
-let planeFile: string;
+/** The plane file's contents, as generation rows and as the runner take them. */
+interface TrainedPlane {
+  spec: PlaneSpec;
+  values: Plane;
+}
+let shakespearean: TrainedPlane;
+let kingJames: TrainedPlane;
 
 /** Bits per character of each line of a fixture, each line a document of its own, with the plane at `alpha` (none: unsteered). */
-async function lineBits(runner: Gemma2Runner, file: string, alpha?: number): Promise<number[]> {
+async function lineBits(runner: Gemma2Runner, file: string, plane: Plane, alpha?: number): Promise<number[]> {
   const lines = readFileSync(path.join(FIXTURES, file), 'utf8').split('\n').filter((l) => l.trim() !== '');
   const rows = lines.map((l) => tokenizer.encode(l));
-  const steer = alpha === undefined ? undefined : { n: planeValues.n, b: planeValues.b, alpha, positions: 'all' as const };
+  const steer = alpha === undefined ? undefined : { n: plane.n, b: plane.b, alpha, positions: 'all' as const };
   const results = await runner.forwardNll(rows, rows.map(() => steer));
   return results.map((r, i) => (r.nll * (rows[i].length - 1)) / Math.LN2 / [...lines[i]].length);
 }
@@ -52,7 +59,7 @@ async function lineBits(runner: Gemma2Runner, file: string, alpha?: number): Pro
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
 /** Modern, neutral prompts, one per seed in turn. */
-const PROMPTS = ['The best thing about computers is', 'When I got home from work,', 'My favourite day of the week is', 'The new phone'];
+const PROMPTS = ['The best thing about computers is', 'My laptop keeps crashing because', 'My favourite day of the week is', 'The weather forecast for tomorrow says'];
 
 /** One continuation per seed and row; rows share a batched run. */
 async function continuations(layer: number, rows: GenerationRow[]): Promise<string[][]> {
@@ -84,21 +91,27 @@ function binomialTail(k: number, n: number): number {
   return p;
 }
 
+/** Trains a plane through the CLI on one of the demo's example files. */
+async function trainPlane(examples: string): Promise<TrainedPlane> {
+  const file = path.join(dir, `${examples}.plane.json`);
+  const r = runCli(['train', '--model', MODEL, '--examples', path.join(ROOT, 'demo', examples), '--steps', '150', '--lr', '0.01', '--seed', '0', '--out', file], { timeoutMs: 300_000 });
+  assert.equal(r.code, 0, r.stderr);
+  const json = JSON.parse(readFileSync(file, 'utf8'));
+  return { spec: { layer: json.layer, n: json.n, b: json.b }, values: await readPlaneFile(file) };
+}
+
 before(async () => {
   tokenizer = await loadTokenizer(MODEL);
-  planeFile = path.join(dir, 'archaic.plane.json');
-  const r = runCli(['train', '--model', MODEL, '--examples', path.join(ROOT, 'demo', 'archaic.txt'), '--steps', '150', '--lr', '0.01', '--seed', '0', '--out', planeFile], { timeoutMs: 300_000 });
-  assert.equal(r.code, 0, r.stderr);
-  const file = JSON.parse(readFileSync(planeFile, 'utf8'));
-  plane = { layer: file.layer, n: file.n, b: file.b };
-  planeValues = await readPlaneFile(planeFile);
+  shakespearean = await trainPlane('shakespeare.txt');
+  kingJames = await trainPlane('archaic.txt');
 });
 
-test('an archaic plane lowers the bits per character of unseen archaic lines, line by line, and not of modern lines', async () => {
+test('a Shakespearean plane lowers the bits per character of unseen lines in its style, line by line, and not of modern lines', async () => {
+  const plane = shakespearean.values;
   const runner = await Gemma2Runner.open(await openModelFolder(MODEL), { device: 'cpu', hookLayer: plane.layer });
   try {
-    const base = { archaic: await lineBits(runner, 'archaic.txt'), modern: await lineBits(runner, 'modern.txt') };
-    const steered = { archaic: await lineBits(runner, 'archaic.txt', 1), modern: await lineBits(runner, 'modern.txt', 1) };
+    const base = { archaic: await lineBits(runner, 'archaic.txt', plane), modern: await lineBits(runner, 'modern.txt', plane) };
+    const steered = { archaic: await lineBits(runner, 'archaic.txt', plane, 1), modern: await lineBits(runner, 'modern.txt', plane, 1) };
     const drop = (k: 'archaic' | 'modern') => (mean(base[k]) - mean(steered[k])) / mean(base[k]);
     const improved = steered.archaic.filter((b, i) => b < base.archaic[i]).length;
     const lines = base.archaic.length;
@@ -117,8 +130,8 @@ test('an archaic plane lowers the bits per character of unseen archaic lines, li
   }
 });
 
-test('continuations at alpha 2.5 carry archaic markers several times more often than unsteered ones', async () => {
-  const [base, steered] = await continuations(plane.layer, [{ alpha: 0 }, { plane, alpha: 2.5 }]);
+test('continuations at alpha 2.5 of a King James plane carry archaic markers several times more often than unsteered ones', async () => {
+  const [base, steered] = await continuations(kingJames.spec.layer, [{ alpha: 0 }, { plane: kingJames.spec, alpha: 2.5 }]);
   const a = count(base, ARCHAIC);
   const b = count(steered, ARCHAIC);
   const p = binomialTail(b, a + b);
