@@ -223,6 +223,11 @@ export interface GenerateParams {
   /** Chosen by the client; token notifications carry it back. */
   requestId: string;
   prompt: string;
+  /**
+   * 'end': a prompt too long for the model's context keeps its end (the text just before a cursor);
+   * absent: it is refused with an error that says so.
+   */
+  promptFit?: 'end';
   rows: GenerationRow[];
   sampling: SamplingOptions;
 }

@@ -68,9 +68,9 @@ connection.onRequest(byName(EngineMethods.train), (params: unknown, token: Cance
 
 connection.onRequest(byName(EngineMethods.generate), (params: unknown, token: CancellationToken) =>
   respond(() => {
-    const { requestId, prompt, rows, sampling } = generateParams(params);
+    const { requestId, prompt, promptFit, rows, sampling } = generateParams(params);
     const onDelta = (row: number, text: string) => notify(EngineMethods.token, { requestId, row, text } satisfies TokenNotification);
-    return withSignal(token, (signal) => engine.generate({ prompt, rows, sampling }, onDelta, signal));
+    return withSignal(token, (signal) => engine.generate({ prompt, promptFit, rows, sampling }, onDelta, signal));
   }),
 );
 
@@ -175,7 +175,8 @@ function trainParams(params: unknown): TrainParams {
 const SAMPLING_KEYS: (keyof SamplingOptions)[] = ['temperature', 'topK', 'topP', 'seed', 'maxNewTokens', 'chatTemplate', 'steerPrompt'];
 
 function generateParams(params: unknown): GenerateParams {
-  const p = record(params, 'generate params', ['requestId', 'prompt', 'rows', 'sampling']);
+  const p = record(params, 'generate params', ['requestId', 'prompt', 'promptFit', 'rows', 'sampling']);
+  if (p.promptFit !== undefined && p.promptFit !== 'end') throw new InputError(`generate: promptFit must be "end" or absent, got ${JSON.stringify(p.promptFit)}`);
   if (!Array.isArray(p.rows)) throw new InputError('generate: rows must be an array of { alpha, plane?, vector?, ablate? }');
   const rows = p.rows.map((row, i) => {
     const r = record(row, `generate: row ${i}`, ['alpha', 'plane', 'vector', 'ablate']);
@@ -190,7 +191,8 @@ function generateParams(params: unknown): GenerateParams {
     return r;
   }) as unknown as GenerateParams['rows'];
   const sampling = record(p.sampling ?? {}, 'generate: sampling', SAMPLING_KEYS) as SamplingOptions;
-  return { requestId: text(p.requestId, 'generate: requestId'), prompt: text(p.prompt, 'generate: prompt'), rows, sampling };
+  const promptFit = p.promptFit === 'end' ? ('end' as const) : undefined;
+  return { requestId: text(p.requestId, 'generate: requestId'), prompt: text(p.prompt, 'generate: prompt'), promptFit, rows, sampling };
 }
 
 /** The options two example sets share: layers, position, chat template. */

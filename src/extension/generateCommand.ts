@@ -51,7 +51,7 @@ export async function generateAtCursor(services: Services, args: GenerateArgs = 
         const insertion = new StreamingInsertion(editor, at, () => stop.cancel());
         try {
           await engine.generate(
-            { prompt, rows: [{ plane: planeSpec(plane.record), alpha }], sampling: samplingOptions(args.maxNewTokens) },
+            { prompt, promptFit: 'end', rows: [{ plane: planeSpec(plane.record), alpha }], sampling: samplingOptions(args.maxNewTokens) },
             (_row, text) => insertion.append(text),
             stop.token,
           );

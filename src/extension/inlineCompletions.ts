@@ -167,7 +167,7 @@ export class SteeredInlineCompletions implements vscode.InlineCompletionItemProv
   }
 
   private generate(record: PlaneRecord, prompt: string, maxTokens: number, token: vscode.CancellationToken, onDelta: (text: string) => void = () => undefined) {
-    const request = { prompt, rows: [{ plane: planeSpec(record), alpha: configuredAlpha() }], sampling: samplingOptions(maxTokens) };
+    const request = { prompt, promptFit: 'end' as const, rows: [{ plane: planeSpec(record), alpha: configuredAlpha() }], sampling: samplingOptions(maxTokens) };
     return this.services.engine.generate(request, (_row, text) => onDelta(text), token, true);
   }
 

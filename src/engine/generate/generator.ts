@@ -23,6 +23,8 @@ export type GenerationRunner = Pick<Gemma2Runner, 'folder' | 'hookLayer' | 'pref
 
 export interface GenerationRequest {
   prompt: string;
+  /** 'end': keep the end of a prompt too long for the context (GenerateParams.promptFit). */
+  promptFit?: 'end';
   rows: GenerationRow[];
   sampling: SamplingOptions;
 }
@@ -61,10 +63,16 @@ export async function generate(
   checkLimit(LIMITS.rows, 'the number of generation rows', request.rows.length);
   const steering = request.rows.map((row, i) => rowSteering(row, i, runner, sampling));
   const context = runner.folder.config.maxPositionEmbeddings;
-  if (request.prompt.length > LIMITS.charactersPerToken * context) {
-    throw new InputError(`the prompt has ${request.prompt.length} characters, more than the model's context of ${context} tokens can hold`);
+  const keepEnd = request.promptFit === 'end';
+  let prompt = request.prompt;
+  if (prompt.length > LIMITS.charactersPerToken * context) {
+    if (!keepEnd) throw new InputError(`the prompt has ${prompt.length} characters, more than the model's context of ${context} tokens can hold`);
+    prompt = prompt.slice(-LIMITS.charactersPerToken * context);
   }
-  const promptIds = encodePrompt(tokenizer, request.prompt, sampling.chatTemplate);
+  let promptIds = encodePrompt(tokenizer, prompt, sampling.chatTemplate);
+  const room = context - sampling.maxNewTokens;
+  // Keep the first token (<bos>) and as many of the last ones as leave room for the new tokens.
+  if (keepEnd && promptIds.length > room && room >= 2) promptIds = [promptIds[0], ...promptIds.slice(promptIds.length - (room - 1))];
   if (promptIds.length + sampling.maxNewTokens > context) {
     throw new InputError(
       `the prompt's ${promptIds.length} tokens and up to ${sampling.maxNewTokens} new ones exceed the model's context of ${context} tokens (max_position_embeddings): shorten the prompt or ask for fewer tokens`,
