@@ -41,6 +41,8 @@ export const LIMITS = {
    * 30 bytes per logit on the CPU, so about 2 GB at the default; 256 tokens per row for Gemma's vocabulary).
    */
   logits: sizeLimit('MICROSTEER_MAX_LOGITS', 64 * 1024 * 1024, 'logits (rows x tokens x vocabulary) in one run'),
+  /** One corpus file of `microsteer pretrain` (it is tokenized whole). */
+  corpusBytes: sizeLimit('MICROSTEER_MAX_CORPUS_BYTES', 64 * 1024 * 1024, 'bytes in one corpus file'),
   /** Time one chat template may take to render. */
   templateMs: sizeLimit('MICROSTEER_TEMPLATE_MS', 2000, 'milliseconds'),
   /** Characters per token at most, for refusing text before it is encoded (Gemma's tokens average about 4). */

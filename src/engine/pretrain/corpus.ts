@@ -6,6 +6,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import { InputError } from '../errors';
+import { LIMITS, checkLimit } from '../limits';
 
 export interface CorpusSource {
   name: string;
@@ -15,8 +16,6 @@ export interface CorpusSource {
 
 export interface CorpusOptions {
   heldoutEvery: number;
-  /** Refuse files larger than this (bytes): the whole corpus is held in memory and tokenized. */
-  maxFileBytes: number;
 }
 
 export async function readCorpus(files: readonly string[], options: CorpusOptions): Promise<CorpusSource[]> {
@@ -29,9 +28,7 @@ export async function readCorpus(files: readonly string[], options: CorpusOption
   for (const [i, file] of files.entries()) {
     const info = await stat(file).catch(() => null);
     if (!info?.isFile()) throw new InputError(`corpus file ${file} does not exist or is not a file`);
-    if (info.size > options.maxFileBytes) {
-      throw new InputError(`corpus file ${file} has ${info.size} bytes, over the limit of ${options.maxFileBytes} (--max-corpus-bytes)`);
-    }
+    checkLimit(LIMITS.corpusBytes, `the size of corpus file ${file}`, info.size);
     const source: CorpusSource = { name: names[i], train: [], heldout: [] };
     let kept = 0;
     for (const doc of splitDocuments(await readFile(file, 'utf8'))) {

@@ -76,7 +76,6 @@ export interface PretrainOptions {
   /** Evaluation windows per source in the periodic evaluations (the final one reads every window). */
   evalWindows?: number;
   checkpointEvery?: number;
-  maxCorpusBytes?: number;
   device?: Device;
   threads?: number;
   signal?: AbortSignal;
@@ -109,7 +108,6 @@ export interface PretrainResult {
 /** Written next to the model: the settings and measures the model card reports. */
 export const PRETRAINING_RECORD = 'pretraining.json';
 const CHECKPOINT_DIR = 'checkpoint';
-const MAX_CORPUS_BYTES = 64 * 1024 * 1024;
 
 interface CheckpointMeta {
   settings: PretrainSettings;
@@ -129,7 +127,9 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
   if (resumed) settings = { ...resumed.meta.settings, steps: settings.steps };
   else await prepareOutput(out, options.force ?? false);
 
-  const sources = await readCorpus(options.corpus, { heldoutEvery: settings.heldoutEvery, maxFileBytes: options.maxCorpusBytes ?? MAX_CORPUS_BYTES });
+  // The model's sizes against the engine's limits, before any work.
+  parseGemma2Config(gemma2ConfigJson(architecture(settings), specialTokens(), torchDtype(settings.dtype)), 'pretraining settings');
+  const sources = await readCorpus(options.corpus, { heldoutEvery: settings.heldoutEvery });
   if (resumed && resumed.meta.sources.join('\n') !== sources.map((s) => s.name).join('\n')) {
     throw new InputError(`cannot resume: the checkpoint was trained on ${resumed.meta.sources.join(', ')}, not ${sources.map((s) => s.name).join(', ')}`);
   }

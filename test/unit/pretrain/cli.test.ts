@@ -26,6 +26,7 @@ test('bad options are input errors (exit 2) that say what is wrong', () => {
     [['--corpus', corpus, '--out', out, '--vocab', '100'], /vocab must be at least/],
     [['--corpus', path.join(dir, 'missing.txt'), '--out', out], /does not exist/],
     [['--corpus', corpus, '--out', out, '--resume', '--force'], /not both/],
+    [['--corpus', corpus, '--out', out, '--layers', '100000'], /MICROSTEER_MAX_LAYERS/],
   ] as const) {
     const r = runCli(['pretrain', ...args]);
     assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
