@@ -8,7 +8,7 @@ import { SOURCES } from './demo-corpus.mjs';
 const CORPUS = '.cache/demo-corpus';
 const OUT = 'models/demo';
 /** The demo model's settings; the model card quotes them from models/demo/pretraining.json. */
-export const DEMO_SETTINGS = [
+const DEMO_SETTINGS = [
   '--layers', '4', '--hidden', '192', '--heads', '3', '--kv-heads', '1', '--head-dim', '64', '--intermediate', '512',
   '--sliding-window', '64', '--vocab', '4096', '--context', '256',
   '--steps', '3000', '--batch-tokens', '2048', '--lr', '3e-3', '--warmup', '100', '--seed', '0',
