@@ -138,7 +138,7 @@ function report(bar: ProgressBar<StepReport>, p: PretrainProgress): void {
 }
 
 /** e.g. "step  120/2000 [#---...]   6%  loss 4.2141  lr 2.99e-3  2150 tokens/s  4m 10s left". */
-export function formatPretrainStep(p: StepReport): string {
+function formatPretrainStep(p: StepReport): string {
   return [
     stepBar(p.step, p.totalSteps),
     `loss ${p.loss.toFixed(4)}`,
