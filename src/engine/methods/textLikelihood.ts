@@ -41,7 +41,7 @@ export async function textLikelihood(runner: Gemma2Runner, ids: readonly number[
   const perRun = Math.max(1, Math.min(options.rowsPerRun ?? 8, Math.floor(LIMITS.logits.value / (window * vocab))));
   let sum = 0;
   for (let k = 0; k < windows.length; k += perRun) {
-    const rows = windows.slice(k, k + perRun).filter((w) => w.length >= 2);
+    const rows = windows.slice(k, k + perRun);
     const results = await runner.forwardNll(
       rows,
       rows.map(() => options.steer),

@@ -3,8 +3,9 @@
  * config.json (Gemma2ForCausalLM), generation_config.json and safetensors files. Shared by the
  * tiny random model and the pretrainer.
  */
-import { open, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, rm, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
+import { InputError } from '../errors';
 import { CONFIG_FILE } from './modelFolder';
 import { encodeSafetensorsHeader, type SafetensorsEntry } from './safetensors';
 import { encodeTensor } from './tensorData';
@@ -19,6 +20,30 @@ export interface Gemma2Shape {
   intermediate: number;
   /** The window of the sliding (even) layers. */
   slidingWindow: number;
+}
+
+const SHAPE_KEYS = ['layers', 'hidden', 'heads', 'kvHeads', 'headDim', 'intermediate', 'slidingWindow'] as const;
+
+/** Refuses a shape no Gemma-2 can have; `label` names a key as the caller's user knows it (a flag, a field). */
+export function checkGemma2Shape(shape: Gemma2Shape, what: string, label: (key: keyof Gemma2Shape) => string = (key) => key): void {
+  for (const key of SHAPE_KEYS) {
+    if (!Number.isInteger(shape[key]) || shape[key] < 1) throw new InputError(`${what} ${label(key)} must be a positive integer, got ${shape[key]}`);
+  }
+  if (shape.heads % shape.kvHeads !== 0) throw new InputError(`${what} ${label('heads')} (${shape.heads}) must be a multiple of ${label('kvHeads')} (${shape.kvHeads})`);
+  if (shape.headDim % 2 !== 0) throw new InputError(`${what} ${label('headDim')} must be even for RoPE, got ${shape.headDim}`);
+}
+
+/**
+ * Makes `out` ready for a model: created, and empty or, with `force`, rid of the entries `owned`
+ * names, which the writer is about to write (removed first, so that a link planted in their place is
+ * not followed, and stale files of another layout do not linger). `refusal` is the error otherwise.
+ */
+export async function prepareModelFolder(out: string, force: boolean, owned: (entry: string) => boolean, refusal: string): Promise<void> {
+  await mkdir(out, { recursive: true });
+  const entries = await readdir(out);
+  if (entries.length === 0) return;
+  if (!force) throw new InputError(refusal);
+  await Promise.all(entries.filter(owned).map((e) => rm(path.join(out, e), { recursive: true, force: true })));
 }
 
 export interface Gemma2Architecture extends Gemma2Shape {

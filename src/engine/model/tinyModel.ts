@@ -9,7 +9,7 @@
  * Values come from one seeded stream in the order of the model card; the same options give the same bytes.
  */
 import { constants } from 'node:fs';
-import { copyFile, mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { copyFile, readFile, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { InputError } from '../errors';
 import { SeededRandom } from '../random';
@@ -22,7 +22,7 @@ import {
   WEIGHTS_INDEX_FILE,
   gemma2TensorShapes,
 } from './modelFolder';
-import { gemma2ConfigJson, writeModelMetadata, writeSafetensorsFile, type Gemma2Shape, type SpecialTokenIds } from './modelWriter';
+import { checkGemma2Shape, gemma2ConfigJson, prepareModelFolder, writeModelMetadata, writeSafetensorsFile, type Gemma2Shape, type SpecialTokenIds } from './modelWriter';
 import { DTYPE_BYTES, type SafetensorsEntry } from './safetensors';
 import type { SafetensorsDtype } from './types';
 
@@ -71,11 +71,8 @@ export function resolveTinyModelShape(options: Partial<TinyModelShape>): TinyMod
   if (!Number.isInteger(shape.seed) || shape.seed < 0 || shape.seed > 0xffffffff) {
     throw new InputError(`tiny model seed must be an integer in [0, 4294967295], got ${shape.seed}`);
   }
-  for (const key of ['layers', 'hidden', 'heads', 'kvHeads', 'headDim', 'intermediate', 'slidingWindow', 'shards'] as const) {
-    if (!Number.isInteger(shape[key]) || shape[key] < 1) throw new InputError(`tiny model ${key} must be a positive integer, got ${shape[key]}`);
-  }
-  if (shape.heads % shape.kvHeads !== 0) throw new InputError(`tiny model heads (${shape.heads}) must be a multiple of kvHeads (${shape.kvHeads})`);
-  if (shape.headDim % 2 !== 0) throw new InputError(`tiny model headDim must be even for RoPE, got ${shape.headDim}`);
+  checkGemma2Shape(shape, 'tiny model');
+  if (!Number.isInteger(shape.shards) || shape.shards < 1) throw new InputError(`tiny model shards must be a positive integer, got ${shape.shards}`);
   return shape;
 }
 
@@ -89,7 +86,7 @@ export async function writeTinyModel(options: TinyModelOptions): Promise<void> {
   if (shape.shards > tensors.length) throw new InputError(`tiny model shards (${shape.shards}) must not exceed its ${tensors.length} tensors`);
 
   const out = path.resolve(options.out);
-  await prepareFolder(out, options.force ?? false);
+  await prepareModelFolder(out, options.force ?? false, isTinyModelFile, `${out} is not empty; choose an empty folder or pass --force to overwrite a tiny model there`);
   const groups = splitIntoShards(tensors, shape.shards);
   const random = new SeededRandom(shape.seed);
   const weightMap: Record<string, string> = {};
@@ -110,17 +107,9 @@ export async function writeTinyModel(options: TinyModelOptions): Promise<void> {
   await copyFile(tokenizer.files.tokenizerConfig, path.join(out, TOKENIZER_CONFIG_FILE), constants.COPYFILE_FICLONE);
 }
 
-async function prepareFolder(out: string, force: boolean): Promise<void> {
-  await mkdir(out, { recursive: true });
-  const entries = await readdir(out);
-  if (entries.length === 0) return;
-  if (!force) throw new InputError(`${out} is not empty; choose an empty folder or pass --force to overwrite a tiny model there`);
-  // Stale weight files of another layout (single vs sharded) would shadow or confuse the new ones, and
-  // every file about to be written is removed first, so that a link planted in its place is not followed.
-  const written = new Set([WEIGHTS_FILE, WEIGHTS_INDEX_FILE, CONFIG_FILE, 'generation_config.json', TOKENIZER_FILE, TOKENIZER_CONFIG_FILE]);
-  const stale = entries.filter((f) => written.has(f) || /^model-\d{5}-of-\d{5}\.safetensors$/.test(f));
-  await Promise.all(stale.map((f) => rm(path.join(out, f))));
-}
+/** What a tiny model writes: a stale weight file of another layout (single vs sharded) would shadow or confuse the new ones. */
+const TINY_MODEL_FILES = new Set([WEIGHTS_FILE, WEIGHTS_INDEX_FILE, CONFIG_FILE, 'generation_config.json', TOKENIZER_FILE, TOKENIZER_CONFIG_FILE]);
+const isTinyModelFile = (f: string) => TINY_MODEL_FILES.has(f) || /^model-\d{5}-of-\d{5}\.safetensors$/.test(f);
 
 interface TokenizerFacts extends SpecialTokenIds {
   files: { tokenizer: string; tokenizerConfig: string };

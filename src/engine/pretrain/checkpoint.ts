@@ -1,13 +1,14 @@
 /**
  * A pretraining checkpoint: `state.json` (the step, the run's settings, what has been measured so
  * far) and `state.safetensors` (float32 weights and the AdamW moments, named `w.`, `m.`, `v.` plus
- * the weight's name). Both are written under fresh names and renamed into place, so an interrupted
- * write leaves the previous checkpoint whole.
+ * the weight's name). Each is written under a fresh name and renamed into place (the tensors first),
+ * so an interrupted save never leaves a half-written file.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm } from 'node:fs/promises';
 import * as path from 'node:path';
 import { InputError } from '../errors';
+import { writeWholeFile } from '../wholeFile';
 import { writeSafetensorsFile } from '../model/modelWriter';
 import { readSafetensorsHeader } from '../model/safetensors';
 import { readTensor } from '../model/tensorData';
@@ -33,21 +34,27 @@ export async function saveCheckpoint<Meta>(dir: string, data: CheckpointData<Met
     values.set(`m.${name}`, data.optimizer.m[i]);
     values.set(`v.${name}`, data.optimizer.v[i]);
   });
+  // The tensors are streamed to disk (writeWholeFile would hold them in one buffer), under a fresh name opened exclusively.
   const tensorsTmp = path.join(dir, `${STATE_TENSORS}.${randomUUID()}.tmp`);
-  const jsonTmp = path.join(dir, `${STATE_JSON}.${randomUUID()}.tmp`);
   try {
     await writeSafetensorsFile(tensorsTmp, entries, (t) => values.get(t.name) as Float32Array, 'wx');
-    await writeFile(jsonTmp, `${JSON.stringify({ step: data.step, adamSteps: data.optimizer.t, meta: data.meta }, null, 2)}\n`, { flag: 'wx' });
     await rename(tensorsTmp, path.join(dir, STATE_TENSORS));
-    await rename(jsonTmp, path.join(dir, STATE_JSON));
   } finally {
     await rm(tensorsTmp, { force: true });
-    await rm(jsonTmp, { force: true });
   }
+  const state: CheckpointState<Meta> = { step: data.step, adamSteps: data.optimizer.t, meta: data.meta };
+  writeWholeFile(path.join(dir, STATE_JSON), `${JSON.stringify(state, null, 2)}\n`);
+}
+
+export interface CheckpointState<Meta> {
+  step: number;
+  /** The optimiser's step count. */
+  adamSteps: number;
+  meta: Meta;
 }
 
 /** state.json alone: the step, the optimiser's step count and the run's own record. */
-export async function readCheckpointState<Meta>(dir: string): Promise<{ step: number; adamSteps: number; meta: Meta }> {
+export async function readCheckpointState<Meta>(dir: string): Promise<CheckpointState<Meta>> {
   try {
     return JSON.parse(await readFile(path.join(dir, STATE_JSON), 'utf8'));
   } catch (e) {
@@ -55,8 +62,8 @@ export async function readCheckpointState<Meta>(dir: string): Promise<{ step: nu
   }
 }
 
-export async function loadCheckpoint<Meta>(dir: string, shapes: ReadonlyMap<string, number[]>): Promise<CheckpointData<Meta>> {
-  const state = await readCheckpointState<Meta>(dir);
+/** The checkpoint whose state.json is `state` (from readCheckpointState), with its tensors of `shapes`. */
+export async function loadCheckpoint<Meta>(dir: string, state: CheckpointState<Meta>, shapes: ReadonlyMap<string, number[]>): Promise<CheckpointData<Meta>> {
   const header = await readSafetensorsHeader(path.join(dir, STATE_TENSORS));
   const byName = new Map(header.tensors.map((t) => [t.name, t]));
   const read = async (name: string, shape: number[]) => {

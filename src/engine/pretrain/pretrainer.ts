@@ -5,11 +5,12 @@
  * checkpoints every N steps and when aborted, resumes from the last checkpoint, and finally writes
  * a Hugging Face Gemma-2 folder that every Gemma-2 reader loads.
  */
-import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { rm, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { InputError } from '../errors';
 import { gemma2TensorShapes } from '../model/modelFolder';
-import { gemma2ConfigJson, writeModelMetadata, writeSafetensorsFile, type Gemma2Architecture, type Gemma2Shape } from '../model/modelWriter';
+import { checkGemma2Shape, gemma2ConfigJson, prepareModelFolder, writeModelMetadata, writeSafetensorsFile, type Gemma2Architecture, type Gemma2Shape } from '../model/modelWriter';
 import { parseGemma2Config } from '../model/config';
 import { decodeTensor, encodeTensor } from '../model/tensorData';
 import type { SafetensorsDtype } from '../model/types';
@@ -256,10 +257,11 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
 function resolveSettings(partial: Partial<PretrainSettings>): PretrainSettings {
   const s: PretrainSettings = { ...PRETRAIN_DEFAULTS };
   for (const [k, v] of Object.entries(partial) as [keyof PretrainSettings, unknown][]) if (v !== undefined) (s as unknown as Record<string, unknown>)[k] = v;
-  const positive = ['layers', 'hidden', 'heads', 'kvHeads', 'headDim', 'intermediate', 'slidingWindow', 'context', 'steps', 'batchTokens', 'heldoutEvery'] as const;
-  for (const k of positive) if (!Number.isInteger(s[k]) || s[k] < 1) throw new InputError(`pretraining ${k} must be a positive integer, got ${s[k]}`);
-  if (s.heads % s.kvHeads !== 0) throw new InputError(`pretraining heads (${s.heads}) must be a multiple of kv-heads (${s.kvHeads})`);
-  if (s.headDim % 2 !== 0) throw new InputError(`pretraining head-dim must be even for RoPE, got ${s.headDim}`);
+  // Keys by their command-line names: kvHeads is --kv-heads.
+  checkGemma2Shape(s, 'pretraining', (key) => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`));
+  for (const k of ['context', 'steps', 'batchTokens', 'heldoutEvery'] as const) {
+    if (!Number.isInteger(s[k]) || s[k] < 1) throw new InputError(`pretraining ${k} must be a positive integer, got ${s[k]}`);
+  }
   if (!Number.isInteger(s.vocab) || s.vocab < SPECIAL_TOKENS.length + 256) {
     throw new InputError(`pretraining vocab must be at least ${SPECIAL_TOKENS.length + 256} (special tokens and the 256 bytes), got ${s.vocab}`);
   }
@@ -275,24 +277,25 @@ function resolveSettings(partial: Partial<PretrainSettings>): PretrainSettings {
 
 /** The checkpoint to resume, after checking that what the caller set explicitly agrees with it. */
 async function loadCheckpointFor(dir: string, explicit: Partial<PretrainSettings>) {
-  const { meta } = await readCheckpointState<CheckpointMeta>(dir);
+  const state = await readCheckpointState<CheckpointMeta>(dir);
+  const { meta } = state;
   for (const [k, v] of Object.entries(explicit) as [keyof PretrainSettings, unknown][]) {
     if (k !== 'steps' && v !== undefined && meta.settings[k] !== v) {
       throw new InputError(`cannot resume with ${k} ${String(v)}: the checkpoint in ${dir} was trained with ${String(meta.settings[k])}`);
     }
   }
   const config = parseGemma2Config(gemma2ConfigJson(architecture(meta.settings), specialTokens(), torchDtype(meta.settings.dtype)), 'checkpoint settings');
-  return loadCheckpoint<CheckpointMeta>(dir, gemma2TensorShapes(config));
+  return loadCheckpoint(dir, state, gemma2TensorShapes(config));
 }
 
+/** What pretraining writes into its folder. */
+const PRETRAINING_FILES = new Set([CONFIG_FILE, 'generation_config.json', WEIGHTS_FILE, TOKENIZER_FILE, TOKENIZER_CONFIG_FILE, PRETRAINING_RECORD, CHECKPOINT_DIR]);
+
 async function prepareOutput(out: string, force: boolean): Promise<void> {
-  await mkdir(out, { recursive: true });
-  const entries = await readdir(out);
-  if (entries.length === 0) return;
-  if (entries.includes(CHECKPOINT_DIR) && !force) throw new InputError(`${out} holds an unfinished pretraining run: pass --resume to continue it, or --force to start over`);
-  if (!force) throw new InputError(`${out} is not empty; choose an empty folder or pass --force to replace the model there`);
-  const ours = [CONFIG_FILE, 'generation_config.json', WEIGHTS_FILE, TOKENIZER_FILE, TOKENIZER_CONFIG_FILE, PRETRAINING_RECORD, CHECKPOINT_DIR];
-  await Promise.all(entries.filter((e) => ours.includes(e)).map((e) => rm(path.join(out, e), { recursive: true, force: true })));
+  if (!force && existsSync(path.join(out, CHECKPOINT_DIR))) {
+    throw new InputError(`${out} holds an unfinished pretraining run: pass --resume to continue it, or --force to start over`);
+  }
+  await prepareModelFolder(out, force, (e) => PRETRAINING_FILES.has(e), `${out} is not empty; choose an empty folder or pass --force to replace the model there`);
 }
 
 function architecture(s: PretrainSettings): Gemma2Architecture {
