@@ -5,6 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
+import { open, rename, rm, type FileHandle } from 'node:fs/promises';
 import * as path from 'node:path';
 
 export interface WholeFileOptions {
@@ -13,7 +14,7 @@ export interface WholeFileOptions {
 }
 
 export function writeWholeFile(file: string, data: string | Uint8Array, options: WholeFileOptions = {}): void {
-  const temp = path.join(path.dirname(file), `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
+  const temp = temporaryName(file);
   const fd = fs.openSync(temp, 'wx');
   try {
     try {
@@ -38,4 +39,28 @@ function linkWithoutReplacing(temp: string, file: string): void {
     if (fs.existsSync(file)) throw Object.assign(new Error(`EEXIST: file already exists, '${file}'`), { code: 'EEXIST' });
     fs.renameSync(temp, file);
   }
+}
+
+/**
+ * The same for a file too large to hold in memory: `produce` writes it through the handle, in pieces.
+ * The target is replaced only once every piece is written; an error or a throw from `produce` leaves
+ * no trace.
+ */
+export async function writeWholeFileFrom(file: string, produce: (handle: FileHandle) => Promise<void>): Promise<void> {
+  const temp = temporaryName(file);
+  const handle = await open(temp, 'wx');
+  try {
+    try {
+      await produce(handle);
+    } finally {
+      await handle.close();
+    }
+    await rename(temp, file);
+  } finally {
+    await rm(temp, { force: true });
+  }
+}
+
+function temporaryName(file: string): string {
+  return path.join(path.dirname(file), `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
 }

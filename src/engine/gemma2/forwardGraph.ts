@@ -27,7 +27,7 @@ import type { ModelFolder } from '../model/types';
 import { InputError } from '../errors';
 import { GraphBuilder, type ComputeDType, type Tensor } from '../onnx/graph';
 import { slice, squeeze, unsqueeze } from '../onnx/ops';
-import { decoderLayer, embed, layerContext, logits, modelWeights, tokenNll } from './layers';
+import { decoderLayer, embed, layerContext, logits, modelWeights, tokenNll, type ModelWeights } from './layers';
 import { editResidual } from './residualEdits';
 import { hookScale, steerHookSite } from './steeringHook';
 
@@ -40,6 +40,8 @@ export interface ForwardGraphOptions {
    * tensor, so it is a separate graph from the one generation uses.
    */
   tokenNll?: boolean;
+  /** How the graph reads the weights (default: the model folder's, dense in the compute dtype). */
+  weights?: (g: GraphBuilder) => ModelWeights;
 }
 
 export const pastKeyName = (layer: number) => `past.${layer}.key`;
@@ -82,8 +84,8 @@ export function buildForwardGraph(folder: ModelFolder, options: ForwardGraphOpti
   };
   const targetIds = options.tokenNll ? g.input('target_ids', 'int64', ['batch', 'seq']) : null;
 
-  const ctx = layerContext(c, modelWeights(g, folder), positionIds, attentionMask, 'past');
-  const r = hookScale(ctx.weight(`model.layers.${options.hookLayer}.post_feedforward_layernorm.weight`));
+  const ctx = layerContext(c, options.weights?.(g) ?? modelWeights(g, folder), positionIds, attentionMask, 'past');
+  const r = hookScale(ctx.weights.tensor(`model.layers.${options.hookLayer}.post_feedforward_layernorm.weight`));
   let hidden = embed(ctx, inputIds);
   g.output(hiddenStateName(0), hidden);
   for (let i = 0; i < c.numHiddenLayers; i++) {

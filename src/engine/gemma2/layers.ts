@@ -41,17 +41,49 @@ import type { Dim } from '../onnx/shape';
 /** What every layer of one graph shares: the config, the weights, RoPE tables and attention masks. */
 export interface LayerContext {
   config: Gemma2Config;
-  /** A model tensor by its transformers name, in the compute dtype. */
-  weight: WeightLookup;
+  weights: ModelWeights;
   rope: RopeTables;
   masks: AttentionMasks;
 }
 
-/** A model tensor by its transformers name. */
+/** A model tensor by its transformers name, in the compute dtype. */
 export type WeightLookup = (name: string) => Tensor;
 
-/** The model's tensors as graph weights (external data into the safetensors files, cast to the compute dtype). */
-export function modelWeights(graph: GraphBuilder, folder: ModelFolder): WeightLookup {
+export const EMBEDDING = 'model.embed_tokens.weight';
+
+/**
+ * How a graph reads the model's weights. The layers only ask for these four things, so that the
+ * weights can be dense (float32 or float64), kept in their stored 16-bit dtype, or block-quantized
+ * (engine/weights/graphWeights.ts) without the layer code knowing.
+ */
+export interface ModelWeights {
+  /** A norm's weight (or any small tensor), in the compute dtype. */
+  tensor(name: string): Tensor;
+  /** x @ W^T for the bias-free projection `name` (stored [out, in]). */
+  project(x: Tensor, name: string): Tensor;
+  /** The embedding's rows for int64 ids, in the compute dtype. */
+  embedRows(ids: Tensor): Tensor;
+  /** h @ E^T: the head tied to the embedding. */
+  head(h: Tensor): Tensor;
+}
+
+/** Weights as dense tensors in the compute dtype: the model folder's (cast), or graph inputs when pretraining. */
+export function denseWeights(weight: WeightLookup): ModelWeights {
+  return {
+    tensor: weight,
+    project: (x, name) => linear(x, weight(name)),
+    embedRows: (ids) => gather(weight(EMBEDDING), ids),
+    head: (h) => tiedHead(h, weight(EMBEDDING)),
+  };
+}
+
+/** The model folder's tensors as dense graph weights (external data into the safetensors files, cast to the compute dtype). */
+export function modelWeights(graph: GraphBuilder, folder: ModelFolder): ModelWeights {
+  return denseWeights(folderTensor(graph, folder));
+}
+
+/** A model-folder tensor by name, in the compute dtype. */
+export function folderTensor(graph: GraphBuilder, folder: ModelFolder): WeightLookup {
   return (name) => {
     const loc = folder.tensors.get(name);
     if (!loc) throw new InputError(`${folder.dir}: the model has no tensor ${name}`);
@@ -60,15 +92,15 @@ export function modelWeights(graph: GraphBuilder, folder: ModelFolder): WeightLo
 }
 
 /**
- * The context of one graph over a model with `config` whose tensors `weight` provides (the model
+ * The context of one graph over a model with `config` whose tensors `weights` provides (the model
  * folder's weights, or graph inputs when the weights themselves are trained): positions
  * [batch, seq] and key padding [batch, total] are graph inputs; `past` names the cached length
  * (0 without a cache).
  */
-export function layerContext(config: Gemma2Config, weight: WeightLookup, positionIds: Tensor, attentionMask: Tensor, past: Dim): LayerContext {
+export function layerContext(config: Gemma2Config, weights: ModelWeights, positionIds: Tensor, attentionMask: Tensor, past: Dim): LayerContext {
   return {
     config,
-    weight,
+    weights,
     rope: ropeTables(positionIds, config, positionIds.graph.computeDtype),
     masks: attentionMasks(attentionMask, positionIds.shape[1], past, config.slidingWindow),
   };
@@ -84,7 +116,7 @@ const MASKED_SCORE = -1e30;
 
 /** Token embeddings times sqrt(hidden_size). */
 export function embed(ctx: LayerContext, inputIds: Tensor): Tensor {
-  return mul(gather(ctx.weight('model.embed_tokens.weight'), inputIds), Math.sqrt(ctx.config.hiddenSize));
+  return mul(ctx.weights.embedRows(inputIds), Math.sqrt(ctx.config.hiddenSize));
 }
 
 /** Gemma's RMSNorm over the last axis: x / sqrt(mean(x^2) + eps) * (1 + w). */
@@ -96,7 +128,7 @@ export function rmsNorm(x: Tensor, w: Tensor, eps: number): Tensor {
 /** The norm `model.layers.{layer}.{name}` (or `model.norm` when layer is null). */
 function norm(ctx: LayerContext, x: Tensor, layer: number | null, name: string): Tensor {
   const prefix = layer === null ? 'model' : `model.layers.${layer}`;
-  return rmsNorm(x, ctx.weight(`${prefix}.${name}.weight`), ctx.config.rmsNormEps);
+  return rmsNorm(x, ctx.weights.tensor(`${prefix}.${name}.weight`), ctx.config.rmsNormEps);
 }
 
 /** A bias-free nn.Linear: x @ W^T with W stored [out, in]. */
@@ -205,9 +237,9 @@ export function selfAttention(ctx: LayerContext, layer: number, x: Tensor, past?
   const [batch, seq] = x.shape;
   const groups = c.numAttentionHeads / c.numKeyValueHeads;
 
-  const q = applyRope(splitHeads(linear(x, ctx.weight(`${p}.q_proj.weight`)), c.numAttentionHeads, c.headDim), ctx.rope);
-  const kNew = applyRope(splitHeads(linear(x, ctx.weight(`${p}.k_proj.weight`)), c.numKeyValueHeads, c.headDim), ctx.rope);
-  const vNew = splitHeads(linear(x, ctx.weight(`${p}.v_proj.weight`)), c.numKeyValueHeads, c.headDim);
+  const q = applyRope(splitHeads(ctx.weights.project(x, `${p}.q_proj.weight`), c.numAttentionHeads, c.headDim), ctx.rope);
+  const kNew = applyRope(splitHeads(ctx.weights.project(x, `${p}.k_proj.weight`), c.numKeyValueHeads, c.headDim), ctx.rope);
+  const vNew = splitHeads(ctx.weights.project(x, `${p}.v_proj.weight`), c.numKeyValueHeads, c.headDim);
   const key = past ? concat([past.key, kNew], 2) : kNew;
   const value = past ? concat([past.value, vNew], 2) : vNew;
 
@@ -218,7 +250,7 @@ export function selfAttention(ctx: LayerContext, layer: number, x: Tensor, past?
   const probs = softmax(where(mask, capped, MASKED_SCORE));
   const heads = matmul(probs, unsqueeze(value, [2]));
   const merged = reshape(transpose(heads, [0, 3, 1, 2, 4]), [batch, seq, c.numAttentionHeads * c.headDim]);
-  return { out: linear(merged, ctx.weight(`${p}.o_proj.weight`)), key, value };
+  return { out: ctx.weights.project(merged, `${p}.o_proj.weight`), key, value };
 }
 
 // ---------------------------------------------------------------- MLP and decoder layer
@@ -232,8 +264,8 @@ export function geluTanh(x: Tensor): Tensor {
 /** down(gelu_tanh(gate(x)) * up(x)). */
 export function mlp(ctx: LayerContext, layer: number, x: Tensor): Tensor {
   const p = `model.layers.${layer}.mlp`;
-  const gate = geluTanh(linear(x, ctx.weight(`${p}.gate_proj.weight`)));
-  return linear(mul(gate, linear(x, ctx.weight(`${p}.up_proj.weight`))), ctx.weight(`${p}.down_proj.weight`));
+  const gate = geluTanh(ctx.weights.project(x, `${p}.gate_proj.weight`));
+  return ctx.weights.project(mul(gate, ctx.weights.project(x, `${p}.up_proj.weight`)), `${p}.down_proj.weight`);
 }
 
 export interface DecoderLayerOutput {
@@ -270,14 +302,14 @@ export function decoderLayer(
 /** Final norm, tied head (the embedding matrix), final soft-capping: [..., hidden] -> [..., vocab]. */
 export function logits(ctx: LayerContext, hidden: Tensor): Tensor {
   const h = norm(ctx, hidden, null, 'norm');
-  return softCap(tiedHead(h, ctx.weight('model.embed_tokens.weight')), ctx.config.finalLogitSoftcapping);
+  return softCap(ctx.weights.head(h), ctx.config.finalLogitSoftcapping);
 }
 
 /**
  * h @ E^T written as (E @ h^T)^T: onnxruntime folds a transposed constant into a second copy, and the
  * embedding is the model's largest tensor; as MatMul's left operand it is read where Gather reads it.
  */
-function tiedHead(h: Tensor, embedding: Tensor): Tensor {
+export function tiedHead(h: Tensor, embedding: Tensor): Tensor {
   const swapLast = h.shape.map((_, i) => i);
   [swapLast[h.rank - 2], swapLast[h.rank - 1]] = [h.rank - 1, h.rank - 2];
   return transpose(matmul(embedding, transpose(h, swapLast)), swapLast);

@@ -14,11 +14,16 @@ import { readTensor } from '../model/tensorData';
 import type { ModelFolder } from '../model/types';
 import { compileGraph } from '../onnx/compileCache';
 import type { ComputeDType, GraphBuilder } from '../onnx/graph';
-import { bool, createSession, i64, runSession, type Device, type HostTensor } from '../runtime/session';
+import { bool, createSession, i64, missingCudaProvider, runSession, type Device, type HostTensor } from '../runtime/session';
 import { checkAlpha, checkIds, checkOffset, checkScoredLogits, finite, padRowsLeft, steerFeeds, steeredPositions, type PaddedRows, type SteerRow } from './batchRows';
 import { buildForwardGraph, checkHookLayer, hiddenStateName, pastKeyName, pastValueName, presentKeyName, presentValueName } from './forwardGraph';
 import { residualEditFeeds, type ResidualEditFeeds, type ResidualEdits } from './residualEdits';
 import { buildTrainGraph } from './trainGraph';
+import { modelWeights, type ModelWeights } from './layers';
+import type { QuantBits } from '../weights/blockQuantize';
+import { quantizedWeights, storedWeights } from '../weights/graphWeights';
+import { quantizedWeightsFile, type QuantizeProgress } from '../weights/quantizedFile';
+import { chooseWeights, quantBits, type WeightsChoice, type WeightsSetting } from '../weights/weightsFormat';
 
 export type FloatArray = Float32Array | Float64Array;
 
@@ -32,6 +37,10 @@ export interface RunnerOptions {
   /** Where compiled graphs go when the model folder is read-only. */
   cacheDir?: string;
   intraOpNumThreads?: number;
+  /** The weights format (default f32, exact); `auto` picks by device and memory (weights/weightsFormat.ts). */
+  weights?: WeightsSetting;
+  /** Progress of the one-time quantization of the weights (values done, total). */
+  onQuantize?: QuantizeProgress;
 }
 
 /** The cached keys and values of a batch after a prefill or decode step. Opaque to callers. */
@@ -123,6 +132,8 @@ export class Gemma2Runner {
     readonly folder: ModelFolder,
     readonly hookLayer: number,
     readonly computeDtype: ComputeDType,
+    /** The weights format in use, and why. */
+    readonly weights: WeightsChoice,
     private readonly options: RunnerOptions,
   ) {}
 
@@ -131,7 +142,11 @@ export class Gemma2Runner {
     const folder = typeof model === 'string' ? await openModelFolder(model) : model;
     const hookLayer = options.hookLayer ?? defaultHookLayer(folder.config);
     checkHookLayer(folder, hookLayer);
-    const runner = new Gemma2Runner(folder, hookLayer, options.computeDtype ?? 'float32', options);
+    const device = options.device ?? 'auto';
+    const weights = chooseWeights(options.weights ?? 'f32', folder, device, device === 'cpu' ? null : missingCudaProvider());
+    const computeDtype = options.computeDtype ?? 'float32';
+    if (weights.format !== 'f32' && computeDtype !== 'float32') throw new InputError(`${weights.format} weights compute in float32, not ${computeDtype}`);
+    const runner = new Gemma2Runner(folder, hookLayer, computeDtype, weights, options);
     await runner.session('forward');
     return runner;
   }
@@ -148,17 +163,39 @@ export class Gemma2Runner {
   }
 
   private async openSession(role: GraphRole): Promise<ort.InferenceSession> {
-    const options = { hookLayer: this.hookLayer, computeDtype: this.computeDtype };
-    const graph: GraphBuilder =
-      role === 'train' || role === 'train-loss'
-        ? buildTrainGraph(this.folder, { ...options, gradients: role === 'train' })
-        : buildForwardGraph(this.folder, { ...options, tokenNll: role === 'forward-nll' });
-    const suffix = this.computeDtype === 'float64' ? '-f64' : '';
-    const compiled = compileGraph(graph, { modelDir: this.folder.dir, name: `${role}-l${this.hookLayer}${suffix}`, cacheDir: this.options.cacheDir });
-    const opened = await createSession(compiled.source, { device: this.options.device, intraOpNumThreads: this.options.intraOpNumThreads });
+    const training = role === 'train' || role === 'train-loss';
+    const source = await this.weightSource(role === 'train');
+    const options = { hookLayer: this.hookLayer, computeDtype: this.computeDtype, weights: source.weights };
+    const graph: GraphBuilder = training
+      ? buildTrainGraph(this.folder, { ...options, gradients: role === 'train' })
+      : buildForwardGraph(this.folder, { ...options, tokenNll: role === 'forward-nll' });
+    const suffix = this.computeDtype === 'float64' ? '-f64' : this.weights.format === 'f32' ? '' : `-${this.weights.format}`;
+    const compiled = compileGraph(graph, { modelDir: source.dir, name: `${role}-l${this.hookLayer}${suffix}`, cacheDir: this.options.cacheDir });
+    const device = this.weights.format === 'stored' ? 'cuda' : this.options.device;
+    const opened = await createSession(compiled.source, { device, intraOpNumThreads: this.options.intraOpNumThreads });
+    if (this.weights.format === 'stored' && opened.device !== 'cuda') {
+      await opened.session.release();
+      throw new InputError(`weights "stored" need CUDA, which failed here (${opened.fallbackReason}): use f32, int8 or int4`);
+    }
     this.device = opened.device;
     this.fallbackReason ??= opened.fallbackReason;
     return opened.session;
+  }
+
+  /**
+   * Where a graph's weights come from, and the folder it must be compiled into: the model folder, or
+   * the folder of the quantized weights file (with W^T's quantization too for a graph that differentiates).
+   */
+  private async weightSource(differentiates: boolean): Promise<{ dir: string; weights: (g: GraphBuilder) => ModelWeights }> {
+    const format = this.weights.format;
+    if (format === 'f32') return { dir: this.folder.dir, weights: (g) => modelWeights(g, this.folder) };
+    if (format === 'stored') return { dir: this.folder.dir, weights: (g) => storedWeights(g, this.folder) };
+    const bits = quantBits(format) as QuantBits;
+    const fileOptions = { cacheDir: this.options.cacheDir, onProgress: this.options.onQuantize };
+    const file = await quantizedWeightsFile(this.folder, bits, 'weights', fileOptions);
+    const transposed = differentiates ? await quantizedWeightsFile(this.folder, bits, 'transposed', fileOptions) : null;
+    if (transposed && transposed.dir !== file.dir) throw new InputError(`the quantized weights ${file.file} and ${transposed.file} must share a folder`);
+    return { dir: file.dir, weights: (g) => quantizedWeights(g, file, transposed) };
   }
 
   /** Releases every session. */

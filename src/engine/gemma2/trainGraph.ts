@@ -26,7 +26,7 @@ import { gradients } from '../onnx/autodiff';
 import { GraphBuilder, type ComputeDType } from '../onnx/graph';
 import { add, div, mul, reduceSum, unsqueeze } from '../onnx/ops';
 import { checkHookLayer } from './forwardGraph';
-import { decoderLayer, layerContext, logits, modelWeights, tokenNll } from './layers';
+import { decoderLayer, layerContext, logits, modelWeights, tokenNll, type ModelWeights } from './layers';
 import { hookScale, steerHookSite } from './steeringHook';
 
 export interface TrainGraphOptions {
@@ -34,6 +34,8 @@ export interface TrainGraphOptions {
   computeDtype?: ComputeDType;
   /** false: the loss alone (the same upper layers without the reverse sweep), for the benchmark's baseline. */
   gradients?: boolean;
+  /** How the graph reads the weights (default: the model folder's, dense in the compute dtype). */
+  weights?: (g: GraphBuilder) => ModelWeights;
 }
 
 export function buildTrainGraph(folder: ModelFolder, options: TrainGraphOptions): GraphBuilder {
@@ -54,8 +56,8 @@ export function buildTrainGraph(folder: ModelFolder, options: TrainGraphOptions)
   const alpha = g.input('alpha', dtype, []);
   const steered = unsqueeze(g.input('steer_mask', 'bool', ['batch', 'seq']), [-1]);
 
-  const ctx = layerContext(c, modelWeights(g, folder), positionIds, attentionMask, 0);
-  const r = hookScale(ctx.weight(`model.layers.${L}.post_feedforward_layernorm.weight`));
+  const ctx = layerContext(c, options.weights?.(g) ?? modelWeights(g, folder), positionIds, attentionMask, 0);
+  const r = hookScale(ctx.weights.tensor(`model.layers.${L}.post_feedforward_layernorm.weight`));
   let hidden = add(residual, steerHookSite(y, r, { n, b, alpha, steered }));
   for (let i = L + 1; i < c.numHiddenLayers; i++) hidden = decoderLayer(ctx, i, hidden).hidden;
 

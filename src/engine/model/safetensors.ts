@@ -125,16 +125,25 @@ export interface SafetensorsEntry {
   shape: number[];
 }
 
+/** A header entry: U8 only in the engine's own caches (quantized weights), never in a model folder. */
+export interface HeaderEntry {
+  name: string;
+  dtype: SafetensorsDtype | 'U8';
+  shape: readonly number[];
+}
+
+const ENTRY_BYTES: Record<HeaderEntry['dtype'], number> = { ...DTYPE_BYTES, U8: 1 };
+
 /**
  * The 8-byte length and JSON header for tensors laid out back to back in the given order. The JSON is
  * padded with spaces to a multiple of 8 bytes (as the safetensors library does) so data stays aligned.
  */
-export function encodeSafetensorsHeader(entries: SafetensorsEntry[], metadata?: Record<string, string>): Buffer {
+export function encodeSafetensorsHeader(entries: readonly HeaderEntry[], metadata?: Record<string, string>): Buffer {
   const header: Record<string, unknown> = {};
   if (metadata) header.__metadata__ = metadata;
   let offset = 0;
   for (const { name, dtype, shape } of entries) {
-    const size = shape.reduce((a, d) => a * d, 1) * DTYPE_BYTES[dtype];
+    const size = shape.reduce((a, d) => a * d, 1) * ENTRY_BYTES[dtype];
     header[name] = { dtype, shape, data_offsets: [offset, offset + size] };
     offset += size;
   }

@@ -88,7 +88,8 @@ function removeStale(dir: string, name: string, current: string): void {
   }
 }
 
-function defaultCacheDir(): string {
+/** Where graphs (and the weights they read) go when the model folder is read-only. */
+export function defaultCacheDir(): string {
   const base = process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache');
   return path.join(base, 'microsteer', 'graphs');
 }

@@ -33,6 +33,8 @@ export type GradientRule = (
 /** One recorded ONNX node. An input of null is an omitted optional input (written as ''). */
 export interface GraphNode {
   readonly opType: string;
+  /** The operator set: '' for ONNX's default domain, 'com.microsoft' for onnxruntime's contrib ops. */
+  readonly domain: string;
   readonly inputs: readonly (Tensor | null)[];
   readonly outputs: readonly Tensor[];
   readonly attributes: Readonly<Record<string, Attribute>>;
@@ -269,7 +271,7 @@ export class GraphBuilder {
 
   /**
    * Records one node. Low level: ops.ts calls this with the output dtypes/shapes it inferred and
-   * the node's gradient rule.
+   * the node's gradient rule. `opType` may name its domain, as in 'com.microsoft:MatMulNBits'.
    */
   emit(
     opType: string,
@@ -280,9 +282,12 @@ export class GraphBuilder {
     gradInputs?: readonly (Tensor | null)[],
   ): Tensor[] {
     for (const t of [...inputs, ...(gradInputs ?? [])]) if (t) this.own(t, opType);
-    const name = this.uniqueName(opType);
+    const colon = opType.lastIndexOf(':');
+    const domain = colon < 0 ? '' : opType.slice(0, colon);
+    const op = opType.slice(colon + 1);
+    const name = this.uniqueName(op);
     const outs: Tensor[] = [];
-    const node: GraphNode = { opType, inputs, outputs: outs, attributes, backward, gradInputs, name };
+    const node: GraphNode = { opType: op, domain, inputs, outputs: outs, attributes, backward, gradInputs, name };
     for (const o of outputs) {
       const outName = o.name ?? this.uniqueName(`${name}_out`);
       if (o.name !== undefined) this.claimName(o.name, 'tensor');
@@ -323,6 +328,11 @@ function encodeValues(flat: (number | bigint)[], dtype: DType): Uint8Array {
       }));
     case 'bool':
       return Uint8Array.from(flat, (x) => (Number(x) !== 0 ? 1 : 0));
+    case 'uint8':
+      return Uint8Array.from(flat, (x) => {
+        if (typeof x !== 'number' || !Number.isInteger(x) || x < 0 || x > 255) throw new Error(`uint8 constant: ${x} is not a byte`);
+        return x;
+      });
     default:
       throw new Error(`constant: ${dtype} constants are not supported (${n} values)`);
   }

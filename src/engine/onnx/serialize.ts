@@ -13,6 +13,8 @@ import { InputError } from '../errors';
 export const OPSET_VERSION = 18;
 /** The IR version that goes with opset 18. */
 export const IR_VERSION = 8;
+/** onnxruntime's own operators (MatMulNBits, GatherBlockQuantized), opset 1. */
+const CONTRIB_DOMAIN = 'com.microsoft';
 
 export interface SerializeOptions {
   /**
@@ -39,6 +41,12 @@ export function serializeModel(graph: GraphBuilder, options: SerializeOptions): 
   w.uint32(tag(8, 2)).fork(); // OperatorSetIdProto: domain '' (default), version
   w.uint32(tag(2, 0)).int64(OPSET_VERSION);
   w.ldelim();
+  if (graph.nodes.some((n) => n.domain === CONTRIB_DOMAIN)) {
+    w.uint32(tag(8, 2)).fork();
+    w.uint32(tag(1, 2)).string(CONTRIB_DOMAIN);
+    w.uint32(tag(2, 0)).int64(1);
+    w.ldelim();
+  }
   return w.finish();
 }
 
@@ -63,6 +71,7 @@ function writeNode(w: Writer, n: GraphNode): void {
   for (const t of n.outputs) w.uint32(tag(2, 2)).string(t.name);
   w.uint32(tag(3, 2)).string(n.name);
   w.uint32(tag(4, 2)).string(n.opType);
+  if (n.domain !== '') w.uint32(tag(7, 2)).string(n.domain);
   for (const [name, a] of Object.entries(n.attributes)) {
     w.uint32(tag(5, 2)).fork();
     writeAttribute(w, name, a);

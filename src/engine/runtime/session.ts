@@ -49,7 +49,7 @@ export async function createSession(model: ModelSource, options: SessionOptions 
  * would also print onnxruntime's own error): on Linux the provider is a library next to the
  * binding that the package's install script downloads. Null when it may work.
  */
-function missingCudaProvider(): string | null {
+export function missingCudaProvider(): string | null {
   if (process.platform !== 'linux') return process.platform === 'win32' ? null : `no CUDA build of onnxruntime for ${process.platform}`;
   let binDir: string;
   try {

@@ -1,0 +1,67 @@
+/**
+ * The two ops a block-quantized weight takes part in (layout: blockQuantize.ts), forward and gradient
+ * side by side as in ops.ts:
+ * - `matmulNBits`: x @ W^T with onnxruntime's `com.microsoft` MatMulNBits, on CPU and CUDA. Its
+ *   gradient with respect to x is dY @ W, a product with W^T's own quantization (another MatMulNBits),
+ *   declared only when a graph differentiates through it: inference graphs never hold it.
+ * - `gatherQuantizedRows`: rows of W by index (the embedding), gathered as bytes and dequantized in
+ *   the graph with plain ONNX ops, so the head's MatMulNBits and the lookup read one stored tensor.
+ */
+import type { Tensor } from '../onnx/graph';
+import { cast, gather, mul, reshape, slice, sub, unsqueeze, concat } from '../onnx/ops';
+import type { QuantBits } from './blockQuantize';
+
+/** A quantized W [rows, cols] as graph weights. */
+export interface QuantizedMatrix {
+  /** uint8 [rows, blocks, blockBytes]. */
+  data: Tensor;
+  /** float32 [rows, blocks]. */
+  scales: Tensor;
+  bits: QuantBits;
+  blockSize: number;
+  rows: number;
+  cols: number;
+  /** W^T's quantization (for gradients), declared on first use. */
+  transposed: () => QuantizedMatrix;
+}
+
+/** x [..., cols] @ W^T -> [..., rows]. */
+export function matmulNBits(x: Tensor, w: QuantizedMatrix): Tensor {
+  if (x.dtype !== 'float32') throw new Error(`MatMulNBits: needs float32 activations, got ${x}`);
+  const k = x.shape[x.rank - 1];
+  if (k !== w.cols) throw new Error(`MatMulNBits: ${x} meets a weight of ${w.rows} x ${w.cols}`);
+  const attrs = {
+    K: { i: w.cols },
+    N: { i: w.rows },
+    bits: { i: w.bits },
+    block_size: { i: w.blockSize },
+    // 4: int8 activations in the CPU kernel; the float reference kernel (0) is ~100x slower for 8 bits.
+    accuracy_level: { i: 4 },
+  };
+  const outShape = [...x.shape.slice(0, -1), w.rows];
+  return x.graph.emit('com.microsoft:MatMulNBits', [x, w.data, w.scales], attrs, [{ dtype: 'float32', shape: outShape }], ([gy], [nx]) => [
+    nx && gy ? matmulNBits(gy, w.transposed()) : null,
+    null,
+    null,
+  ])[0];
+}
+
+/** Rows of W for int64 `ids` [...], dequantized to float32 [..., cols]. */
+export function gatherQuantizedRows(w: QuantizedMatrix, ids: Tensor): Tensor {
+  const g = ids.graph;
+  const blocks = Math.ceil(w.cols / w.blockSize);
+  const bytes = cast(gather(w.data, ids), 'float32'); // [..., blocks, blockBytes]
+  const zero = 1 << (w.bits - 1);
+  let values: Tensor;
+  if (w.bits === 8) {
+    values = bytes;
+  } else {
+    // Two values per byte, the even one in the low nibble: high = floor(v / 16), low = v - 16 high.
+    const high = g.emit('Floor', [mul(bytes, 1 / 16)], {}, [{ dtype: 'float32', shape: bytes.shape }])[0];
+    const low = sub(bytes, mul(high, 16));
+    values = reshape(concat([unsqueeze(low, [-1]), unsqueeze(high, [-1])], -1), [...ids.shape, blocks, w.blockSize]);
+  }
+  const scaled = mul(sub(values, zero), unsqueeze(gather(w.scales, ids), [-1]));
+  const flat = reshape(scaled, [...ids.shape, blocks * w.blockSize]);
+  return blocks * w.blockSize === w.cols ? flat : slice(flat, ids.rank, 0, w.cols);
+}
