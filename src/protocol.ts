@@ -5,12 +5,14 @@
  */
 import type { ModelSummary } from './engine/model/types';
 import type { Device } from './engine/runtime/session';
+import type { WeightsChoice, WeightsSetting } from './engine/weights/weightsFormat';
 import type { LayerDiagnostics } from './engine/methods/layerDiagnostics';
 import type { StateComparison } from './engine/methods/hiddenStates';
 import type { ExamplePosition } from './engine/methods/exampleStates';
 
 export type { ModelSummary, LayerDiagnostics, StateComparison, ExamplePosition };
 export type { Device } from './engine/runtime/session';
+export type { WeightsChoice, WeightsFormat, WeightsSetting } from './engine/weights/weightsFormat';
 
 
 /** How training computes the MLE term (DESIGN.md section 1). */
@@ -202,6 +204,8 @@ export interface GenerationResult {
 export interface OpenModelParams {
   modelPath: string;
   device?: Device;
+  /** The weights format (default auto: picked by device and memory). */
+  weights?: WeightsSetting;
 }
 
 export interface EngineStatus {
@@ -209,6 +213,8 @@ export interface EngineStatus {
   device: 'cuda' | 'cpu' | null;
   /** Why the engine runs on the CPU when CUDA was tried. */
   fallbackReason: string | null;
+  /** The weights format the model runs in and why (null before it has run). */
+  weights: WeightsChoice | null;
   busy: 'training' | 'generating' | 'analysing' | null;
 }
 

@@ -6,14 +6,14 @@
  */
 import { EngineClient } from '../engine/client';
 import { CancelledError } from '../engine/errors';
-import type { Device } from '../protocol';
+import type { Device, WeightsSetting } from '../protocol';
 
 /** How long a cancelled request may take to stop before the engine is killed. */
 const CANCEL_GRACE_MS = 3000;
 
 export async function withEngine<T>(
   command: string,
-  model: { modelPath: string; device: Device },
+  model: { modelPath: string; device: Device; weights: WeightsSetting },
   work: (client: EngineClient, signal: AbortSignal) => Promise<T>,
 ): Promise<T> {
   const client = new EngineClient();
@@ -34,8 +34,10 @@ export async function withEngine<T>(
   try {
     await client.openModel(model);
     result = await work(client, controller.signal);
-    const { fallbackReason } = await client.status();
+    const { fallbackReason, weights } = await client.status();
     if (fallbackReason && model.device === 'cuda') console.error(`microsteer ${command}: ${fallbackReason}`);
+    // auto says what it picked when that is not the exact float32 path.
+    if (weights && model.weights === 'auto' && weights.format !== 'f32') console.error(`microsteer ${command}: ${weights.reason}`);
   } catch (e) {
     if (!(e instanceof CancelledError && controller.signal.aborted)) throw e;
   } finally {

@@ -33,6 +33,7 @@ import { defaultHookLayer } from './model/config';
 import { inspectModelFolder, openModelFolder } from './model/modelFolder';
 import type { ModelFolder, ModelSummary } from './model/types';
 import type { Device } from './runtime/session';
+import type { WeightsSetting } from './weights/weightsFormat';
 import { loadTokenizer, type Tokenizer } from './tokenizer';
 import { trainPlane, type TrainingRunner } from './train/trainer';
 
@@ -58,10 +59,10 @@ export class Engine {
 
   constructor(private readonly options: EngineOptions = {}) {}
 
-  /** Opens and validates a model folder, releasing the previous model; the same model and device again keep what is loaded. */
-  async openModel(modelPath: string, device: Device = 'auto'): Promise<EngineStatus> {
+  /** Opens and validates a model folder, releasing the previous model; the same model, device and weights again keep what is loaded. */
+  async openModel(modelPath: string, device: Device = 'auto', weights: WeightsSetting = 'auto'): Promise<EngineStatus> {
     this.refuseWhileBusy('open a model');
-    const load = this.opening.then(() => this.load(path.resolve(modelPath), device));
+    const load = this.opening.then(() => this.load(path.resolve(modelPath), device, weights));
     this.opening = load.catch(() => undefined);
     await load;
     return this.status();
@@ -78,6 +79,7 @@ export class Engine {
       model: this.model?.summary ?? null,
       device: runner?.device ?? null,
       fallbackReason: runner?.fallbackReason ?? null,
+      weights: runner?.weights ?? null,
       busy: this.busy,
     };
   }
@@ -141,11 +143,12 @@ export class Engine {
     await model?.release();
   }
 
-  private async load(dir: string, device: Device): Promise<void> {
+  private async load(dir: string, device: Device, weights: WeightsSetting): Promise<void> {
     const [folder, summary] = await Promise.all([openModelFolder(dir), inspectModelFolder(dir)]);
     const current = this.model;
-    if (current && current.device === device && current.folder.fingerprint === folder.fingerprint && current.folder.dir === folder.dir) return;
-    this.model = new OpenModel(folder, summary, device, this.options);
+    const same = current && current.device === device && current.weights === weights && current.folder.fingerprint === folder.fingerprint && current.folder.dir === folder.dir;
+    if (same) return;
+    this.model = new OpenModel(folder, summary, device, weights, this.options);
     await current?.release();
   }
 
@@ -214,6 +217,7 @@ class OpenModel {
     readonly folder: ModelFolder,
     readonly summary: ModelSummary,
     readonly device: Device,
+    readonly weights: WeightsSetting,
     private readonly options: EngineOptions,
   ) {}
 
@@ -233,7 +237,13 @@ class OpenModel {
     let open = this.runners.get(layer);
     this.runners.delete(layer);
     if (!open) {
-      open = Gemma2Runner.open(this.folder, { device: this.device, hookLayer: layer, cacheDir: this.options.cacheDir });
+      open = Gemma2Runner.open(this.folder, {
+        device: this.device,
+        weights: this.weights,
+        hookLayer: layer,
+        cacheDir: this.options.cacheDir,
+        onQuantize: quantizeLog(),
+      });
       open.catch(() => this.runners.delete(layer));
     }
     this.runners.set(layer, open);
@@ -290,4 +300,15 @@ function planeLayer(request: GenerateRequest, folder: ModelFolder): number | und
     throw new InputError(`the rows' planes steer different layers (${[...layers].join(', ')}); one batched run steers one layer`);
   }
   return layers.values().next().value;
+}
+
+/** Logs the one-time quantization of a model's weights (minutes for billions of weights) every tenth of the way. */
+function quantizeLog(): (done: number, total: number) => void {
+  let shown = -1;
+  return (done, total) => {
+    const tenth = Math.floor((10 * done) / total);
+    if (tenth === shown) return;
+    shown = tenth;
+    console.error(`quantizing the weights (once; kept next to the model): ${tenth * 10}%`);
+  };
 }

@@ -32,6 +32,7 @@ import {
 import { Engine } from './engine';
 import { CancelledError, InputError } from './errors';
 import { exitWithParent } from './parentWatch';
+import { parseWeightsSetting } from './weights/weightsFormat';
 
 console.log = console.info = console.debug = console.error;
 // Ctrl-C in a terminal signals the whole process group: the client (the CLI) cancels the running
@@ -48,7 +49,7 @@ const byName = (method: string) => new RequestType<unknown, unknown, EngineError
 connection.onRequest(byName(EngineMethods.openModel), (params: unknown) =>
   respond(() => {
     const p = openModelParams(params);
-    return engine.openModel(p.modelPath, p.device);
+    return engine.openModel(p.modelPath, p.device, p.weights);
   }),
 );
 
@@ -143,12 +144,13 @@ async function withSignal<T>(token: CancellationToken, run: (signal: AbortSignal
 // the engine's trainer and generator, which take untrusted input from every client.
 
 function openModelParams(params: unknown): OpenModelParams {
-  const p = record(params, 'openModel params', ['modelPath', 'device']);
+  const p = record(params, 'openModel params', ['modelPath', 'device', 'weights']);
   const device = p.device;
   if (device !== undefined && device !== 'auto' && device !== 'cpu' && device !== 'cuda') {
     throw new InputError(`openModel: device must be "auto", "cpu" or "cuda", got ${JSON.stringify(device)}`);
   }
-  return { modelPath: text(p.modelPath, 'openModel: modelPath'), device };
+  const weights = p.weights === undefined ? undefined : parseWeightsSetting(p.weights, 'openModel: weights');
+  return { modelPath: text(p.modelPath, 'openModel: modelPath'), device, weights };
 }
 
 const TRAIN_OPTION_KEYS: (keyof TrainOptions)[] = [

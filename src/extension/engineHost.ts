@@ -10,7 +10,7 @@ import { EngineClient, type EngineExit } from '../engine/client';
 import { CancelledError, InputError, isInputError } from '../engine/errors';
 import type { EngineStatus, GenerateParams, GenerationResult, ModelSummary, PlaneRecord, TrainOptions, TrainProgress } from '../protocol';
 import { chooseModelPath, type ModelPathChoice } from './modelPathPolicy';
-import { configuredDevice, SECTION } from './settings';
+import { configuredDevice, configuredWeights, SECTION } from './settings';
 import type { EngineState } from './statusText';
 
 type Operation = 'training' | 'generating' | 'analysing';
@@ -30,6 +30,7 @@ interface Running {
 interface Opened {
   modelPath: string;
   device: string;
+  weights: string;
   pid: number | undefined;
   status: EngineStatus;
 }
@@ -53,7 +54,7 @@ export class EngineHost implements vscode.Disposable {
       this.output,
       this.changed,
       vscode.workspace.onDidChangeConfiguration((e) => {
-        if (e.affectsConfiguration(`${SECTION}.modelPath`) || e.affectsConfiguration(`${SECTION}.device`)) this.changed.fire();
+        if (['modelPath', 'device', 'weights'].some((key) => e.affectsConfiguration(`${SECTION}.${key}`))) this.changed.fire();
       }),
     );
   }
@@ -72,6 +73,11 @@ export class EngineHost implements vscode.Disposable {
   /** The device the engine runs on once it has run the model, else the configured one. */
   get device(): string {
     return this.opened?.status.device ?? configuredDevice();
+  }
+
+  /** The weights format the model runs in, once it has run (e.g. "int8"). */
+  get weightsFormat(): string | undefined {
+    return this.opened?.status.weights?.format;
   }
 
   /** The open model, if the engine has one. */
@@ -95,20 +101,21 @@ export class EngineHost implements vscode.Disposable {
     const choice = this.configuredModel();
     if (choice.path === undefined) return Promise.reject(new ModelFolderError(choice.reason));
     const device = configuredDevice();
+    const weights = configuredWeights();
     const client = this.startClient();
     const opened = this.opened;
-    if (opened?.modelPath === choice.path && opened.device === device && opened.pid === client.pid && opened.status.model) {
+    if (opened?.modelPath === choice.path && opened.device === device && opened.weights === weights && opened.pid === client.pid && opened.status.model) {
       return Promise.resolve(opened.status.model);
     }
     const modelPath = choice.path;
     this.opening ??= (async () => {
-      this.log(`opening ${modelPath} (device ${device})`);
+      this.log(`opening ${modelPath} (device ${device}, weights ${weights})`);
       try {
-        const status = await client.openModel({ modelPath, device }).catch((e: unknown) => {
+        const status = await client.openModel({ modelPath, device, weights }).catch((e: unknown) => {
           throw isInputError(e) ? new ModelFolderError(`the model folder ${modelPath} cannot be used: ${e.message}`) : e;
         });
         if (!status.model) throw new Error(`the engine opened ${modelPath} but reports no model`);
-        this.opened = { modelPath, device, pid: client.pid, status };
+        this.opened = { modelPath, device, weights, pid: client.pid, status };
         this.reportRecovery();
         return status.model;
       } finally {
@@ -208,6 +215,7 @@ export class EngineHost implements vscode.Disposable {
     try {
       const status = await this.client.status();
       if (status.fallbackReason && status.fallbackReason !== opened.status.fallbackReason) this.log(`running on the CPU: ${status.fallbackReason}`);
+      if (status.weights && status.weights.reason !== opened.status.weights?.reason) this.log(status.weights.reason);
       opened.status = status;
       this.changed.fire();
     } catch {

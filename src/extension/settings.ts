@@ -4,7 +4,8 @@
  * checks again what it receives), and a workspace that is not trusted cannot switch inline completions on.
  */
 import * as vscode from 'vscode';
-import type { Device, SamplingOptions, TrainOptions } from '../protocol';
+import type { Device, SamplingOptions, TrainOptions, WeightsSetting } from '../protocol';
+import { WEIGHTS_SETTINGS } from '../engine/weights/weightsFormat';
 import { TRAINING_SPLITS, type TrainingSplit } from './exampleSplit';
 import { numericSettingProblem, trustedSettingValue } from './settingRules';
 
@@ -42,6 +43,10 @@ function optionalNumber(key: string): number | undefined {
 
 export function configuredDevice(): Device {
   return checked('device', (v): v is Device => v === 'auto' || v === 'cpu' || v === 'cuda');
+}
+
+export function configuredWeights(): WeightsSetting {
+  return checked('weights', (v): v is WeightsSetting => (WEIGHTS_SETTINGS as readonly unknown[]).includes(v));
 }
 
 /** The generation alpha of the active plane. */

@@ -1,7 +1,7 @@
 /** The status bar item: the extension's name, active plane, alpha, inline completions and engine state (model and device in the tooltip); a click selects the plane. */
 import * as vscode from 'vscode';
 import type { Services } from './services';
-import { configuredAlpha, inlineSettings, SECTION } from './settings';
+import { configuredAlpha, configuredWeights, inlineSettings, SECTION } from './settings';
 import { statusText, statusTooltip, type SteeringStatus } from './statusText';
 
 export class StatusBar implements vscode.Disposable {
@@ -32,6 +32,7 @@ export class StatusBar implements vscode.Disposable {
       planeProblem: active?.problem,
       alpha: configuredAlpha(),
       device: engine.device,
+      weights: engine.weightsFormat ?? configuredWeights(),
       state: engine.state,
       inline: inlineSettings().enabled,
       model: engine.modelName,

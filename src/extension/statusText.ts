@@ -11,6 +11,8 @@ export interface SteeringStatus {
   alpha: number;
   /** The engine's device once it runs, else the configured one. */
   device: string;
+  /** The weights format once the model runs, else the configured setting. */
+  weights: string;
   state: EngineState;
   /** Steered inline completions are on. */
   inline: boolean;
@@ -42,6 +44,7 @@ export function statusTooltip(s: SteeringStatus): string {
     `Alpha: ${formatAlpha(s.alpha)}`,
     `Inline completions: ${s.inline ? 'on' : 'off'}`,
     `Device: ${s.device}`,
+    `Weights: ${s.weights}`,
     `Engine: ${s.state}`,
     '',
     'Click to select a steering plane',

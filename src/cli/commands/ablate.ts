@@ -6,7 +6,7 @@ import { SAMPLING_FLAGS, SAMPLING_USAGE, parseSampling } from '../generationArgs
 import { ablationSteering } from '../../engine/methods/ablation';
 import { readVectorFile } from '../../engine/methods/vectorFile';
 import { formatComparison } from './compare';
-import { parseDevice } from './deviceOption';
+import { parseDevice, parseWeights, weightsHelp } from './deviceOption';
 import { parseLayerList } from './vectorOptions';
 
 export const ablateCommand: Command = {
@@ -27,7 +27,8 @@ the prompt without and with that ablation as two rows of one batched run (the sa
   --prompt TEXT       the text to continue
   --json              print the result as JSON: {"rows": [{"text", "tokens", "stopReason"}]} (unablated first)
 ${SAMPLING_USAGE}
-  --device D          auto (default), cpu or cuda`,
+  --device D          auto (default), cpu or cuda
+${weightsHelp()}`,
 
   async run(argv) {
     const v = parseCommandArgs(argv, {
@@ -38,6 +39,7 @@ ${SAMPLING_USAGE}
       prompt: { type: 'string' },
       json: { type: 'boolean' },
       device: { type: 'string' },
+      weights: { type: 'string' },
       ...SAMPLING_FLAGS,
     });
     const modelPath = requireOption(v.model, '--model');
@@ -47,7 +49,7 @@ ${SAMPLING_USAGE}
     const prompt = requireOption(v.prompt, '--prompt');
     const sampling = parseSampling(v);
 
-    const result = await withEngine('ablate', { modelPath, device: parseDevice(v.device) }, (client, signal) =>
+    const result = await withEngine('ablate', { modelPath, device: parseDevice(v.device), weights: parseWeights(v.weights) }, (client, signal) =>
       client.generate({ prompt, rows: [{ alpha: 0 }, { alpha: 0, ablate }], sampling }, undefined, signal),
     );
     const where = layers === 'all' ? 'every layer' : `layers ${layers.join(', ')}`;

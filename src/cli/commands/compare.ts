@@ -5,7 +5,7 @@ import { withEngine } from '../engineSession';
 import { SAMPLING_FLAGS, SAMPLING_USAGE, parseSampling, readPlaneSpec } from '../generationArgs';
 import { InputError } from '../../engine/errors';
 import type { GenerationResult } from '../../protocol';
-import { parseDevice } from './deviceOption';
+import { parseDevice, parseWeights, weightsHelp } from './deviceOption';
 import { VECTOR_FLAGS, VECTOR_USAGE, vectorRowParts } from './vectorOptions';
 
 /** Side by side needs at least this many characters per column. */
@@ -30,7 +30,8 @@ ${VECTOR_USAGE}
   --prompt TEXT       the text to continue
   --json              print the result as JSON: {"rows": [{"text", "tokens", "stopReason"}]}
 ${SAMPLING_USAGE}
-  --device D          auto (default), cpu or cuda`,
+  --device D          auto (default), cpu or cuda
+${weightsHelp()}`,
 
   async run(argv) {
     const v = parseCommandArgs(argv, {
@@ -40,6 +41,7 @@ ${SAMPLING_USAGE}
       prompt: { type: 'string' },
       json: { type: 'boolean' },
       device: { type: 'string' },
+      weights: { type: 'string' },
       coefficients: { type: 'string' },
       ...VECTOR_FLAGS,
       ...SAMPLING_FLAGS,
@@ -56,7 +58,7 @@ ${SAMPLING_USAGE}
     const rows = alphas ? alphas.map((alpha) => ({ plane, alpha, ...vectorParts[0] })) : vectorParts.map((parts) => ({ alpha: 0, ...parts }));
     const labels = alphas ?? (coefficients ?? []).map((c) => `coefficient ${c}`);
 
-    const result = await withEngine('compare', { modelPath, device: parseDevice(v.device) }, (client, signal) =>
+    const result = await withEngine('compare', { modelPath, device: parseDevice(v.device), weights: parseWeights(v.weights) }, (client, signal) =>
       client.generate({ prompt, rows, sampling }, undefined, signal),
     );
     console.log(v.json ? JSON.stringify(result, null, 2) : formatComparison(labels, result.rows, process.stdout.columns));

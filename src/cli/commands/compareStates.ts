@@ -5,7 +5,7 @@ import { InputError } from '../../engine/errors';
 import { compareHiddenStates, type ComparedPlane, type StateComparison } from '../../engine/methods/hiddenStates';
 import { openModelFolder } from '../../engine/model/modelFolder';
 import { readPlaneFile } from '../../engine/plane';
-import { parseDevice } from './deviceOption';
+import { parseDevice, parseWeights, weightsHelp } from './deviceOption';
 import { withLocalModel } from './localModel';
 
 export const compareStatesCommand: Command = {
@@ -28,7 +28,8 @@ layer (on both prompts), so you see where a plane moves one token's representati
   --chat              wrap each prompt as a user turn of the model's chat template
   --json              print JSON: {"tokenA", "tokenB": {"index", "id", "text"}, "states": [{"state",
                       "layer" (null for the embedding), "cosine", "cosineSteered"}]}
-  --device D          auto (default), cpu or cuda`,
+  --device D          auto (default), cpu or cuda
+${weightsHelp()}`,
 
   async run(argv) {
     const v = parseCommandArgs(argv, {
@@ -43,6 +44,7 @@ layer (on both prompts), so you see where a plane moves one token's representati
       chat: { type: 'boolean' },
       json: { type: 'boolean' },
       device: { type: 'string' },
+      weights: { type: 'string' },
     });
     const modelPath = requireOption(v.model, '--model');
     const request = {
@@ -61,7 +63,7 @@ layer (on both prompts), so you see where a plane moves one token's representati
     } else if (v.alpha !== undefined || v['plane-at'] !== undefined) {
       throw new InputError('--alpha and --plane-at need --plane');
     }
-    const result = await withLocalModel(modelPath, { device: parseDevice(v.device), hookLayer: plane?.layer }, (runner, tokenizer) =>
+    const result = await withLocalModel(modelPath, { device: parseDevice(v.device), weights: parseWeights(v.weights), hookLayer: plane?.layer }, (runner, tokenizer) =>
       compareHiddenStates(runner, tokenizer, { ...request, plane }),
     );
     console.log(v.json ? JSON.stringify(result, null, 2) : formatStateComparison(result, plane));

@@ -10,7 +10,7 @@ import { rowEdits } from '../../engine/methods/rowEdits';
 import { textLikelihood } from '../../engine/methods/textLikelihood';
 import { readPlaneFile } from '../../engine/plane';
 import { loadTokenizer } from '../../engine/tokenizer';
-import { parseDevice } from './deviceOption';
+import { parseDevice, parseWeights, weightsHelp } from './deviceOption';
 import { readVectorOption, steeringAt } from './vectorOptions';
 
 /** Tokens per window at most, whatever the model's context: bounds the [rows, window, vocab] logits of one run. */
@@ -37,6 +37,7 @@ as MICROSTEER_MAX_LOGITS allows.
   --vector-layers L    its layers to add (default: the file's only or middle layer)
   --coefficient C      the vector's coefficient (required with --vector)
   --device D           auto (default), cpu or cuda
+${weightsHelp()}
   --json               print {"tokens", "chars", "mean_nll", "bits_per_char"}`,
 
   async run(argv) {
@@ -49,6 +50,7 @@ as MICROSTEER_MAX_LOGITS allows.
       'vector-layers': { type: 'string' },
       coefficient: { type: 'string' },
       device: { type: 'string' },
+      weights: { type: 'string' },
       json: { type: 'boolean' },
     });
     const folder = await openModelFolder(requireOption(v.model, '--model'));
@@ -71,7 +73,7 @@ as MICROSTEER_MAX_LOGITS allows.
     else if (v.coefficient !== undefined) throw new InputError('--coefficient needs --vector');
 
     const tokenizer = await loadTokenizer(folder.dir);
-    const runner = await Gemma2Runner.open(folder, { hookLayer, device: parseDevice(v.device) });
+    const runner = await Gemma2Runner.open(folder, { hookLayer, device: parseDevice(v.device), weights: parseWeights(v.weights) });
     try {
       const window = Math.min(MAX_WINDOW, folder.config.maxPositionEmbeddings);
       const r = await textLikelihood(runner, tokenizer.encode(text), text, { window, steer, edits });

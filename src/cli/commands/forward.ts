@@ -7,13 +7,13 @@ import { readPlaneFile } from '../../engine/plane';
 import { checkContext, checkScoredLogits } from '../../engine/gemma2/batchRows';
 import { Gemma2Runner } from '../../engine/gemma2/runner';
 import type { SteerRow } from '../../engine/gemma2/batchRows';
-import { parseDevice } from './deviceOption';
+import { parseDevice, parseWeights, weightsHelp } from './deviceOption';
 import { TOKEN_RUN_OPTIONS } from './tokenRunOptions';
 
 export const forwardCommand: Command = {
   name: 'forward',
   summary: 'soft-capped last-position logits and mean NLL of token ids, optionally steered by a plane',
-  usage: `usage: microsteer forward --model DIR --ids 2,17,5 [--plane FILE --alpha A --positions all|last] [--device auto|cpu|cuda] --json
+  usage: `usage: microsteer forward --model DIR --ids 2,17,5 [--plane FILE --alpha A --positions all|last] [--device auto|cpu|cuda] [--weights f32|int8|int4|...] --json
 
 Prints {"last_logits": [...], "nll": number}: the soft-capped logits of the last position and the mean
 NLL of ids[1:] given their prefixes, with the plane applied at every position (all) or the last only.
@@ -24,6 +24,7 @@ NLL of ids[1:] given their prefixes, with the plane applied at every position (a
   --alpha A          steering strength (required with --plane)
   --positions P      all (default) or last
   --device D         auto (default), cpu or cuda
+${weightsHelp('f32')}
   --json             print JSON (the only output format)`,
 
   async run(argv) {
@@ -46,7 +47,7 @@ NLL of ids[1:] given their prefixes, with the plane applied at every position (a
     } else if (v.alpha !== undefined || v.positions !== undefined) {
       throw new InputError('--alpha and --positions need --plane');
     }
-    const runner = await Gemma2Runner.open(folder, { hookLayer: layer, device: parseDevice(v.device) });
+    const runner = await Gemma2Runner.open(folder, { hookLayer: layer, device: parseDevice(v.device), weights: parseWeights(v.weights, 'f32') });
     try {
       const [row] = await runner.forwardNll([ids], [steer]);
       console.log(JSON.stringify({ last_logits: Array.from(row.lastLogits), nll: row.nll }));

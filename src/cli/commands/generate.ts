@@ -5,7 +5,7 @@ import { withEngine } from '../engineSession';
 import { SAMPLING_FLAGS, SAMPLING_USAGE, parseSampling, readPlaneSpec } from '../generationArgs';
 import { InputError } from '../../engine/errors';
 import type { GenerationRow } from '../../protocol';
-import { parseDevice } from './deviceOption';
+import { parseDevice, parseWeights, weightsHelp } from './deviceOption';
 import { VECTOR_FLAGS, VECTOR_USAGE, vectorRowParts } from './vectorOptions';
 
 export const generateCommand: Command = {
@@ -22,7 +22,8 @@ Streams the generated text to stdout as it comes. Ctrl-C stops it (exit code 130
 ${VECTOR_USAGE}
   --coefficient C     the vector's coefficient (required with --vector; 0 = unsteered)
 ${SAMPLING_USAGE}
-  --device D          auto (default), cpu or cuda`,
+  --device D          auto (default), cpu or cuda
+${weightsHelp()}`,
 
   async run(argv) {
     const v = parseCommandArgs(argv, {
@@ -31,6 +32,7 @@ ${SAMPLING_USAGE}
       plane: { type: 'string' },
       alpha: { type: 'string' },
       device: { type: 'string' },
+      weights: { type: 'string' },
       coefficient: { type: 'string' },
       ...VECTOR_FLAGS,
       ...SAMPLING_FLAGS,
@@ -48,7 +50,7 @@ ${SAMPLING_USAGE}
     const [vectorParts] = await vectorRowParts(v, coefficient, '--coefficient');
     row = { ...row, ...vectorParts };
 
-    const result = await withEngine('generate', { modelPath, device: parseDevice(v.device) }, (client, signal) =>
+    const result = await withEngine('generate', { modelPath, device: parseDevice(v.device), weights: parseWeights(v.weights) }, (client, signal) =>
       client.generate({ prompt, rows: [row], sampling }, (_row, text) => process.stdout.write(text), signal),
     );
     if (process.stdout.isTTY && !result.rows[0].text.endsWith('\n')) process.stdout.write('\n');

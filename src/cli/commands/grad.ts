@@ -7,13 +7,13 @@ import { readPlaneFile } from '../../engine/plane';
 import { checkContext, checkScoredLogits } from '../../engine/gemma2/batchRows';
 import { Gemma2Runner } from '../../engine/gemma2/runner';
 import { firstNonFinite } from '../../engine/train/nonFiniteGuard';
-import { parseDevice } from './deviceOption';
+import { parseDevice, parseWeights, weightsHelp } from './deviceOption';
 import { TOKEN_RUN_OPTIONS } from './tokenRunOptions';
 
 export const gradCommand: Command = {
   name: 'grad',
   summary: 'steered mean NLL of token ids and its gradient with respect to the plane (n, b)',
-  usage: `usage: microsteer grad --model DIR --ids 2,17,5 --plane FILE --alpha A [--positions all] [--device auto|cpu|cuda] --json
+  usage: `usage: microsteer grad --model DIR --ids 2,17,5 --plane FILE --alpha A [--positions all] [--device auto|cpu|cuda] [--weights f32|int8|int4|...] --json
 
 Prints {"loss": number, "grad_n": [...], "grad_b": number}: the mean NLL of ids[1:] with the plane
 steering every position, and its gradient with respect to n (as a free vector, not through a
@@ -25,6 +25,7 @@ normalisation) and b, computed by the training graph (the layers above the plane
   --alpha A          steering strength
   --positions all    the only choice: steering every position
   --device D         auto (default), cpu or cuda
+${weightsHelp('f32')}
   --json             print JSON (the only output format)`,
 
   async run(argv) {
@@ -41,7 +42,7 @@ normalisation) and b, computed by the training graph (the layers above the plane
     checkScoredLogits(1, ids.length, folder.config, 'a training step');
     const plane = await readPlaneFile(requireOption(v.plane, '--plane'), folder.config);
     const alpha = parseNumber(requireOption(v.alpha, '--alpha'), '--alpha');
-    const runner = await Gemma2Runner.open(folder, { hookLayer: plane.layer, device: parseDevice(v.device) });
+    const runner = await Gemma2Runner.open(folder, { hookLayer: plane.layer, device: parseDevice(v.device), weights: parseWeights(v.weights, 'f32') });
     try {
       const [sites] = await runner.hookActivations([ids]);
       const step = await runner.trainStep([{ ids, residual: sites.residual, y: sites.y }], plane, alpha);

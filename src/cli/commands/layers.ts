@@ -3,7 +3,7 @@ import type { Command } from '../command';
 import { parseCommandArgs, requireOption } from '../args';
 import { InputError } from '../../engine/errors';
 import { layerDiagnostics, type LayerDiagnostics } from '../../engine/methods/layerDiagnostics';
-import { parseDevice } from './deviceOption';
+import { parseDevice, parseWeights, weightsHelp } from './deviceOption';
 import { withLocalModel } from './localModel';
 import { readExampleFile } from '../../engine/exampleFile';
 import { parseLayerList } from './vectorOptions';
@@ -26,7 +26,8 @@ gap in the middle half of the layers. Each set needs at least 2 examples.
   --chat              wrap each example as a user turn of the model's chat template
   --json              print the diagnostics as JSON: {"layers": [{"layer", "meanCosine", "varianceA":
                       {"mean", "max"}, "varianceB", "normalisedGap"}], "suggestedLayer", "rule", ...}
-  --device D          auto (default), cpu or cuda`,
+  --device D          auto (default), cpu or cuda
+${weightsHelp()}`,
 
   async run(argv) {
     const v = parseCommandArgs(argv, {
@@ -38,13 +39,14 @@ gap in the middle half of the layers. Each set needs at least 2 examples.
       chat: { type: 'boolean' },
       json: { type: 'boolean' },
       device: { type: 'string' },
+      weights: { type: 'string' },
     });
     const position = v.position ?? 'last';
     if (position !== 'last' && position !== 'mean') throw new InputError(`--position must be last or mean, got "${position}"`);
     const a = await readExampleFile(requireOption(v.a, '--a'));
     const b = await readExampleFile(requireOption(v.b, '--b'));
     const layers = v.layers === undefined ? undefined : parseLayerList(v.layers, '--layers');
-    const result = await withLocalModel(requireOption(v.model, '--model'), { device: parseDevice(v.device) }, (runner, tokenizer) =>
+    const result = await withLocalModel(requireOption(v.model, '--model'), { device: parseDevice(v.device), weights: parseWeights(v.weights) }, (runner, tokenizer) =>
       layerDiagnostics(runner, tokenizer, a, b, { layers, position, chatTemplate: v.chat }),
     );
     console.log(v.json ? JSON.stringify(result, null, 2) : formatDiagnostics(result));

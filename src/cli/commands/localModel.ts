@@ -5,11 +5,11 @@
 import { Gemma2Runner } from '../../engine/gemma2/runner';
 import { openModelFolder } from '../../engine/model/modelFolder';
 import { loadTokenizer, type Tokenizer } from '../../engine/tokenizer';
-import type { Device } from '../../protocol';
+import type { Device, WeightsSetting } from '../../protocol';
 
 export async function withLocalModel<T>(
   modelPath: string,
-  options: { device: Device; hookLayer?: number },
+  options: { device: Device; weights: WeightsSetting; hookLayer?: number },
   work: (runner: Gemma2Runner, tokenizer: Tokenizer) => Promise<T>,
 ): Promise<T> {
   const folder = await openModelFolder(modelPath);

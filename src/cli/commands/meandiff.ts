@@ -6,7 +6,7 @@ import { InputError } from '../../engine/errors';
 import { meanDifference } from '../../engine/methods/meanDifference';
 import { norm } from '../../engine/methods/statistics';
 import { controlVectorOfRecord, readVectorFile, type SteeringVectors } from '../../engine/methods/vectorFile';
-import { parseDevice } from './deviceOption';
+import { parseDevice, parseWeights, weightsHelp } from './deviceOption';
 import { withLocalModel } from './localModel';
 import { readExampleFile } from '../../engine/exampleFile';
 import { parseLayerList } from './vectorOptions';
@@ -36,7 +36,8 @@ direction.<layer> is added after that layer there too; layer 0 has no slot in th
   --force             replace existing --out and --gguf files
   --import FILE       convert a GGUF control vector instead (no model needed)
   --json              print a summary as JSON: {"out", "gguf", "layers": [{"layer", "norm"}], "skipped"}
-  --device D          auto (default), cpu or cuda`,
+  --device D          auto (default), cpu or cuda
+${weightsHelp()}`,
 
   async run(argv) {
     const v = parseCommandArgs(argv, {
@@ -52,6 +53,7 @@ direction.<layer> is added after that layer there too; layer 0 has no slot in th
       import: { type: 'string' },
       json: { type: 'boolean' },
       device: { type: 'string' },
+      weights: { type: 'string' },
     });
     const checks = { force: v.force, inputs: { '--source': v.source, '--target': v.target, '--import': v.import }, modelDir: v.model };
     const out = checkOutputFile(requireOption(v.out, '--out'), '--out', checks);
@@ -68,7 +70,7 @@ direction.<layer> is added after that layer there too; layer 0 has no slot in th
       const source = await readExampleFile(requireOption(v.source, '--source'));
       const target = await readExampleFile(requireOption(v.target, '--target'));
       const layers = v.layers === undefined ? undefined : parseLayerList(v.layers, '--layers');
-      vectors = await withLocalModel(requireOption(v.model, '--model'), { device: parseDevice(v.device) }, (runner, tokenizer) =>
+      vectors = await withLocalModel(requireOption(v.model, '--model'), { device: parseDevice(v.device), weights: parseWeights(v.weights) }, (runner, tokenizer) =>
         meanDifference(runner, tokenizer, source, target, { layers, position, chatTemplate: v.chat }),
       );
     }

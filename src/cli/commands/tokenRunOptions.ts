@@ -1,4 +1,4 @@
-/** The flags of `forward` and `grad`: a token sequence, optionally a plane, and the device. */
+/** The flags of `forward` and `grad`: a token sequence, optionally a plane, the device and the weights format. */
 export const TOKEN_RUN_OPTIONS = {
   model: { type: 'string' },
   ids: { type: 'string' },
@@ -6,5 +6,6 @@ export const TOKEN_RUN_OPTIONS = {
   alpha: { type: 'string' },
   positions: { type: 'string' },
   device: { type: 'string' },
+  weights: { type: 'string' },
   json: { type: 'boolean' },
 } as const;

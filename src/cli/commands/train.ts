@@ -7,7 +7,7 @@ import { ProgressBar, formatTrainProgress } from '../progressBar';
 import { InputError } from '../../engine/errors';
 import { readExampleFile } from '../../engine/exampleFile';
 import { TRAIN_DEFAULTS, type MleMode, type TrainOptions } from '../../protocol';
-import { parseDevice } from './deviceOption';
+import { parseDevice, parseWeights, weightsHelp } from './deviceOption';
 
 const d = TRAIN_DEFAULTS;
 
@@ -38,7 +38,8 @@ Ctrl-C cancels (exit code 130, no file written).
   --mode M              sequence (default: NLL of every token) or notebook (the original's random cuts)
   --batch-size N        examples per step in sequence mode (default: all)
   --seed N              seed of the initial direction and the minibatches (default ${d.seed})
-  --device D            auto (default), cpu or cuda`,
+  --device D            auto (default), cpu or cuda
+${weightsHelp()}`,
 
   async run(argv) {
     const v = parseCommandArgs(argv, {
@@ -60,6 +61,7 @@ Ctrl-C cancels (exit code 130, no file written).
       'batch-size': { type: 'string' },
       seed: { type: 'string' },
       device: { type: 'string' },
+      weights: { type: 'string' },
     });
     const modelPath = requireOption(v.model, '--model');
     const out = checkOutputFile(requireOption(v.out, '--out'), '--out', { force: v.force, inputs: { '--examples': v.examples }, modelDir: modelPath });
@@ -86,7 +88,7 @@ Ctrl-C cancels (exit code 130, no file written).
     };
     const examples = await readExamples(v.examples, v.text);
 
-    const record = await withEngine('train', { modelPath, device: parseDevice(v.device) }, async (client, signal) => {
+    const record = await withEngine('train', { modelPath, device: parseDevice(v.device), weights: parseWeights(v.weights) }, async (client, signal) => {
       const bar = new ProgressBar(process.stderr, formatTrainProgress);
       try {
         return await client.train({ examples, options }, (p) => bar.update(p), signal);

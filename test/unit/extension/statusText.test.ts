@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { formatAlpha, statusText, statusTooltip, type SteeringStatus } from '../../../src/extension/statusText';
 
-const base: SteeringStatus = { plane: 'shakespeare', planeProblem: undefined, alpha: 2.5, device: 'cpu', state: 'idle', inline: false, model: 'tiny-gemma2' };
+const base: SteeringStatus = { plane: 'shakespeare', planeProblem: undefined, alpha: 2.5, device: 'cpu', weights: 'f32', state: 'idle', inline: false, model: 'tiny-gemma2' };
 
 test('the item says it is Micro Steer and names the plane and alpha; busy states spin and say what runs', () => {
   assert.equal(statusText(base), '$(sparkle) Micro Steer · shakespeare · α 2.5');
