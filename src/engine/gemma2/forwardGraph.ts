@@ -5,14 +5,16 @@
  *
  * Inputs
  *   input_ids [batch, seq] int64, position_ids [batch, seq] int64
- *   attention_mask [batch, past+seq] int64 (1 = token, 0 = padding; rows are left-padded)
- *   past.{i}.key, past.{i}.value [batch, kvHeads, past, headDim] for every layer i
+ *   attention_mask [batch, past+seq] int64 (1 = token, 0 = padding or an unfilled cache slot; rows are left-padded)
+ *   past.{i}.key, past.{i}.value [batch, kvHeads, past, headDim] for every layer i: the cache's slots
+ *   past_length [1] int64: how many of the slots hold earlier positions (this run's tokens take the next ones)
  *   plane_n [batch, hidden], plane_b [batch], alpha [batch], steer_mask [batch, seq] bool
  *   resid_add, ablate_dir [batch, layers, hidden]: residual-stream edits after each layer (residualEdits.ts)
  *   target_ids [batch, seq] int64 (only with `tokenNll`)
  * Outputs
  *   last_logits [batch, vocab]: soft-capped logits of each row's last position
- *   present.{i}.key, present.{i}.value [batch, kvHeads, past+seq, headDim]
+ *   present.{i}.key, present.{i}.value [batch, kvHeads, seq, headDim]: this run's keys and values, which
+ *     the caller writes into its cache (so no run copies the whole cache in or out)
  *   hook_residual, hook_y [batch, seq, hidden]: the residual stream before the MLP add and the
  *     unsteered post_feedforward_layernorm output at the hook layer (the train graph's inputs)
  *   token_nll [batch, seq] (only with `tokenNll`): -log p(target_ids[t] | positions <= t)
@@ -84,7 +86,8 @@ export function buildForwardGraph(folder: ModelFolder, options: ForwardGraphOpti
   };
   const targetIds = options.tokenNll ? g.input('target_ids', 'int64', ['batch', 'seq']) : null;
 
-  const ctx = layerContext(c, options.weights?.(g) ?? modelWeights(g, folder), positionIds, attentionMask, 'past');
+  const cache = { slots: 'past', filled: g.input('past_length', 'int64', [1]) };
+  const ctx = layerContext(c, options.weights?.(g) ?? modelWeights(g, folder), positionIds, attentionMask, cache);
   const r = hookScale(ctx.weights.tensor(`model.layers.${options.hookLayer}.post_feedforward_layernorm.weight`));
   let hidden = embed(ctx, inputIds);
   g.output(hiddenStateName(0), hidden);

@@ -24,6 +24,7 @@ import {
   neg,
   oneHot,
   rangeOf,
+  sliceBetween,
   reduceMean,
   reduceSum,
   reshape,
@@ -44,6 +45,7 @@ export interface LayerContext {
   weights: ModelWeights;
   rope: RopeTables;
   masks: AttentionMasks;
+  cache?: CacheSlots;
 }
 
 /** A model tensor by its transformers name, in the compute dtype. */
@@ -92,17 +94,28 @@ export function folderTensor(graph: GraphBuilder, folder: ModelFolder): WeightLo
 }
 
 /**
+ * A graph's KV cache: `slots` cache slots per row (a symbolic dim: the cache's capacity), of which the
+ * first `filled` (an int64 [1] input) hold earlier positions; the rest are masked out. This run's
+ * tokens take the slots from `filled` on.
+ */
+export interface CacheSlots {
+  slots: Dim;
+  filled: Tensor;
+}
+
+/**
  * The context of one graph over a model with `config` whose tensors `weights` provides (the model
  * folder's weights, or graph inputs when the weights themselves are trained): positions
- * [batch, seq] and key padding [batch, total] are graph inputs; `past` names the cached length
- * (0 without a cache).
+ * [batch, seq] and key padding [batch, slots + seq] are graph inputs; `cache` is absent in a graph
+ * without a KV cache.
  */
-export function layerContext(config: Gemma2Config, weights: ModelWeights, positionIds: Tensor, attentionMask: Tensor, past: Dim): LayerContext {
+export function layerContext(config: Gemma2Config, weights: ModelWeights, positionIds: Tensor, attentionMask: Tensor, cache?: CacheSlots): LayerContext {
   return {
     config,
     weights,
     rope: ropeTables(positionIds, config, positionIds.graph.computeDtype),
-    masks: attentionMasks(attentionMask, positionIds.shape[1], past, config.slidingWindow),
+    masks: attentionMasks(attentionMask, positionIds.shape[1], config.slidingWindow, cache),
+    cache,
   };
 }
 
@@ -187,17 +200,16 @@ export interface AttentionMasks {
 }
 
 /**
- * Masks from the key padding (`attentionMask` [batch, total], 1 = token) and absolute cache
- * positions: the new queries sit at `past .. past+seq-1`, keys at `0 .. total-1`. Causal: k <= q;
- * sliding layers also need q - window < k. With left padding a row's positions and its cache
- * indices differ by a constant, so the window is the same whichever is compared.
+ * Masks from the key padding (`attentionMask` [batch, slots + seq], 1 = token) and cache slot
+ * indices: the keys are the cache's slots 0 .. slots-1 followed by this run's tokens, which sit at
+ * slots filled .. filled+seq-1, as do the queries. Causal: k <= q; sliding layers also need
+ * q - window < k. With left padding a row's positions and its slot indices differ by a constant, so
+ * the window is the same whichever is compared; unfilled slots are masked by their padding.
  */
-export function attentionMasks(attentionMask: Tensor, seq: Dim, past: Dim, window: number): AttentionMasks {
-  const g = attentionMask.graph;
-  const total = attentionMask.shape[1];
-  const keyPos = rangeOf(attentionMask, total);
-  const newPos = rangeOf(attentionMask, seq);
-  const queryPos = unsqueeze(past === 0 ? newPos : add(newPos, g.dimTensor(past)), [-1]);
+export function attentionMasks(attentionMask: Tensor, seq: Dim, window: number, cache?: CacheSlots): AttentionMasks {
+  const newPos = cache ? add(rangeOf(attentionMask, seq), cache.filled) : rangeOf(attentionMask, seq);
+  const keyPos = cache ? concat([rangeOf(attentionMask, cache.slots), newPos], 0) : newPos;
+  const queryPos = unsqueeze(newPos, [-1]);
   const causal = logicalNot(greater(keyPos, queryPos));
   const inWindow = greater(keyPos, sub(queryPos, window));
   const keyIsToken = unsqueeze(equal(attentionMask, 1), [1]);
@@ -215,7 +227,7 @@ export interface PastKeyValues {
 
 export interface AttentionOutput {
   out: Tensor;
-  /** Keys (after RoPE) and values of every position so far: the cache for the next run. */
+  /** Keys (after RoPE) and values of this run's positions: what the cache takes in. */
   key: Tensor;
   value: Tensor;
 }
@@ -240,17 +252,30 @@ export function selfAttention(ctx: LayerContext, layer: number, x: Tensor, past?
   const q = applyRope(splitHeads(ctx.weights.project(x, `${p}.q_proj.weight`), c.numAttentionHeads, c.headDim), ctx.rope);
   const kNew = applyRope(splitHeads(ctx.weights.project(x, `${p}.k_proj.weight`), c.numKeyValueHeads, c.headDim), ctx.rope);
   const vNew = splitHeads(ctx.weights.project(x, `${p}.v_proj.weight`), c.numKeyValueHeads, c.headDim);
-  const key = past ? concat([past.key, kNew], 2) : kNew;
-  const value = past ? concat([past.value, vNew], 2) : vNew;
 
   const qGrouped = reshape(q, [batch, c.numKeyValueHeads, groups, seq, c.headDim]);
-  const scores = mul(matmul(qGrouped, transpose(unsqueeze(key, [2]), [0, 1, 2, 4, 3])), Math.pow(c.queryPreAttnScalar, -0.5));
-  const capped = softCap(scores, c.attnLogitSoftcapping);
+  const scoresWith = (key: Tensor) => matmul(qGrouped, transpose(unsqueeze(key, [2]), [0, 1, 2, 4, 3]));
+  const weighted = (probs: Tensor, value: Tensor) => matmul(probs, unsqueeze(value, [2]));
+  // With a cache, the cached and the new keys are scored apart and the scores joined, never the keys:
+  // a decode step then reads the cache once instead of copying it into a longer one.
+  if (past && !ctx.cache) throw new Error('selfAttention: a cache needs the context of a graph with cache slots');
+  const cached = past && ctx.cache;
+  const scores = cached ? concat([scoresWith(past.key), scoresWith(kNew)], -1) : scoresWith(kNew);
+  const capped = softCap(mul(scores, Math.pow(c.queryPreAttnScalar, -0.5)), c.attnLogitSoftcapping);
   const mask = c.slidingLayers[layer] ? ctx.masks.sliding : ctx.masks.global;
   const probs = softmax(where(mask, capped, MASKED_SCORE));
-  const heads = matmul(probs, unsqueeze(value, [2]));
+  let heads: Tensor;
+  if (cached) {
+    const slots = ctx.cache!.slots;
+    const keys = probs.shape[probs.rank - 1];
+    const fromCache = sliceBetween(probs, probs.rank - 1, 0, slots, slots);
+    const fromNew = sliceBetween(probs, probs.rank - 1, slots, keys, seq);
+    heads = add(weighted(fromCache, past.value), weighted(fromNew, vNew));
+  } else {
+    heads = weighted(probs, vNew);
+  }
   const merged = reshape(transpose(heads, [0, 3, 1, 2, 4]), [batch, seq, c.numAttentionHeads * c.headDim]);
-  return { out: ctx.weights.project(merged, `${p}.o_proj.weight`), key, value };
+  return { out: ctx.weights.project(merged, `${p}.o_proj.weight`), key: kNew, value: vNew };
 }
 
 // ---------------------------------------------------------------- MLP and decoder layer

@@ -43,14 +43,21 @@ export interface RunnerOptions {
   onQuantize?: QuantizeProgress;
 }
 
-/** The cached keys and values of a batch after a prefill or decode step. Opaque to callers. */
+/**
+ * The cached keys and values of a batch after a prefill or decode step. Opaque to callers, and used
+ * once: the next decode writes its tokens into the same slots (each run reads the cache in place and
+ * hands back only its own keys and values, so no step copies the whole cache).
+ */
 export interface KvCache {
   readonly batch: number;
-  /** Cached positions per row, padding included. */
+  /** Filled slots per row, padding included. */
   readonly length: number;
-  readonly keys: readonly HostTensor[];
-  readonly values: readonly HostTensor[];
-  /** [batch * length], 1 = token. */
+  /** Slots per row; those past `length` are free (masked out). */
+  readonly capacity: number;
+  /** Per layer, [batch, kvHeads, capacity, headDim]. */
+  readonly keys: readonly FloatArray[];
+  readonly values: readonly FloatArray[];
+  /** [batch * capacity], 1 = token. */
   readonly mask: BigInt64Array;
   /** The position id of each row's next token. */
   readonly nextPosition: readonly number[];
@@ -63,6 +70,8 @@ export interface PrefillOptions {
   hookSites?: boolean;
   /** Per row: vectors added and directions ablated after layers, at the prompt and every decoded position. */
   edits?: readonly (ResidualEdits | null | undefined)[];
+  /** Cache slots to keep free for the tokens decoding will add (default none: the cache doubles when full). */
+  reserve?: number;
 }
 
 /** The hook-site values of one row's tokens, [tokens * hidden] each (padding removed). */
@@ -220,7 +229,7 @@ export class Gemma2Runner {
     const empty = this.emptyCache(padded.batch, options.edits);
     const fetches = ['last_logits', ...this.presentNames(), ...(options.hookSites ? ['hook_residual', 'hook_y'] : [])];
     const out = await this.runForward('forward', padded, empty, steer, fetches);
-    const step: ForwardStep = { logits: out.last_logits.data as FloatArray, cache: this.cacheAfter(padded, empty, out) };
+    const step: ForwardStep = { logits: out.last_logits.data as FloatArray, cache: this.cacheAfter(padded, empty, out, options.reserve ?? 0) };
     if (options.hookSites) step.hookSites = this.unpadHookSites(padded, out);
     return step;
   }
@@ -238,7 +247,7 @@ export class Gemma2Runner {
       offsets: new Array<number>(cache.batch).fill(0),
     };
     const out = await this.runForward('forward', step, cache, steer, ['last_logits', ...this.presentNames()]);
-    return { logits: out.last_logits.data as FloatArray, cache: this.cacheAfter(step, cache, out) };
+    return { logits: out.last_logits.data as FloatArray, cache: this.cacheAfter(step, cache, out, cache.capacity) };
   }
 
   /**
@@ -354,6 +363,15 @@ export class Gemma2Runner {
 
   // ---------------------------------------------------------------- plumbing
 
+  private floatArray(length: number): FloatArray {
+    return this.computeDtype === 'float64' ? new Float64Array(length) : new Float32Array(length);
+  }
+
+  /** A tensor over `data` itself (no copy): the cache's slots go into a run as they are. */
+  private hostFloats(data: FloatArray, dims: readonly number[]): HostTensor {
+    return data instanceof Float64Array ? { dtype: 'float64', data, dims } : { dtype: 'float32', data, dims };
+  }
+
   private floats(data: ArrayLike<number>, dims: readonly number[]): HostTensor {
     return this.computeDtype === 'float64'
       ? { dtype: 'float64', data: Float64Array.from(data), dims }
@@ -362,10 +380,11 @@ export class Gemma2Runner {
 
   private emptyCache(batch: number, edits?: readonly (ResidualEdits | null | undefined)[]): KvCache {
     const c = this.folder.config;
-    const none = () => this.floats([], [batch, c.numKeyValueHeads, 0, c.headDim]);
+    const none = () => this.floatArray(0);
     return {
       batch,
       length: 0,
+      capacity: 0,
       keys: Array.from({ length: c.numHiddenLayers }, none),
       values: Array.from({ length: c.numHiddenLayers }, none),
       mask: new BigInt64Array(0),
@@ -384,17 +403,19 @@ export class Gemma2Runner {
   ): Promise<Record<string, HostTensor>> {
     const c = this.folder.config;
     const { batch, seq } = rows;
-    const total = cache.length + seq;
+    const slots = cache.capacity;
+    const total = slots + seq;
     const mask = new BigInt64Array(batch * total);
     for (let i = 0; i < batch; i++) {
-      mask.set(cache.mask.subarray(i * cache.length, (i + 1) * cache.length), i * total);
-      mask.set(rows.mask.subarray(i * seq, (i + 1) * seq), i * total + cache.length);
+      mask.set(cache.mask.subarray(i * slots, (i + 1) * slots), i * total);
+      mask.set(rows.mask.subarray(i * seq, (i + 1) * seq), i * total + slots);
     }
     const lengths = rows.offsets.map((o) => seq - o);
     const plane = steerFeeds(steer, lengths, seq, c.hiddenSize);
     const feeds: Record<string, HostTensor> = {
       input_ids: i64(rows.ids, [batch, seq]),
-      attention_mask: i64(mask, [batch, total]),
+      attention_mask: { dtype: 'int64', data: mask, dims: [batch, total] },
+      past_length: i64([cache.length], [1]),
       position_ids: i64(rows.positions, [batch, seq]),
       plane_n: this.floats(plane.n, [batch, c.hiddenSize]),
       plane_b: this.floats(plane.b, [batch]),
@@ -403,9 +424,10 @@ export class Gemma2Runner {
       resid_add: this.floats(cache.edits.add, [batch, c.numHiddenLayers, c.hiddenSize]),
       ablate_dir: this.floats(cache.edits.ablate, [batch, c.numHiddenLayers, c.hiddenSize]),
     };
+    const cacheDims = [batch, c.numKeyValueHeads, slots, c.headDim];
     for (let i = 0; i < c.numHiddenLayers; i++) {
-      feeds[pastKeyName(i)] = cache.keys[i];
-      feeds[pastValueName(i)] = cache.values[i];
+      feeds[pastKeyName(i)] = this.hostFloats(cache.keys[i], cacheDims);
+      feeds[pastValueName(i)] = this.hostFloats(cache.values[i], cacheDims);
     }
     if (targets) feeds.target_ids = i64(targets, [batch, seq]);
     return checkFiniteOutputs(await runSession(await this.session(role), feeds, fetches), fetches);
@@ -415,22 +437,39 @@ export class Gemma2Runner {
     return Array.from({ length: this.folder.config.numHiddenLayers }, (_, i) => [presentKeyName(i), presentValueName(i)]).flat();
   }
 
-  private cacheAfter(rows: PaddedRows, before: KvCache, out: Record<string, HostTensor>): KvCache {
+  /**
+   * The cache after a run: this run's keys and values written into free slots of `before`'s buffers
+   * (new buffers of `capacity` slots, or twice the old, when they do not fit; `before` is used up).
+   */
+  private cacheAfter(rows: PaddedRows, before: KvCache, out: Record<string, HostTensor>, reserve: number): KvCache {
     const { batch, seq } = rows;
     const c = this.folder.config;
     const length = before.length + seq;
-    const mask = new BigInt64Array(batch * length);
+    const capacity = length <= before.capacity ? before.capacity : Math.max(length + reserve, 2 * before.capacity);
+    const heads = batch * c.numKeyValueHeads;
+    const d = c.headDim;
+    const place = (old: FloatArray, fresh: FloatArray): FloatArray => {
+      let slotsOf = old;
+      if (capacity !== before.capacity) {
+        slotsOf = this.floatArray(heads * capacity * d);
+        for (let h = 0; h < heads; h++) slotsOf.set(old.subarray(h * before.capacity * d, (h * before.capacity + before.length) * d), h * capacity * d);
+      }
+      for (let h = 0; h < heads; h++) slotsOf.set(fresh.subarray(h * seq * d, (h + 1) * seq * d), (h * capacity + before.length) * d);
+      return slotsOf;
+    };
+    const mask = capacity === before.capacity ? before.mask : new BigInt64Array(batch * capacity);
     const nextPosition = before.nextPosition.slice();
     for (let i = 0; i < batch; i++) {
-      mask.set(before.mask.subarray(i * before.length, (i + 1) * before.length), i * length);
-      mask.set(rows.mask.subarray(i * seq, (i + 1) * seq), i * length + before.length);
+      if (mask !== before.mask) mask.set(before.mask.subarray(i * before.capacity, i * before.capacity + before.length), i * capacity);
+      mask.set(rows.mask.subarray(i * seq, (i + 1) * seq), i * capacity + before.length);
       nextPosition[i] = Number(rows.positions[i * seq + seq - 1]) + 1;
     }
     return {
       batch,
       length,
-      keys: Array.from({ length: c.numHiddenLayers }, (_, i) => out[presentKeyName(i)]),
-      values: Array.from({ length: c.numHiddenLayers }, (_, i) => out[presentValueName(i)]),
+      capacity,
+      keys: before.keys.map((k, i) => place(k, out[presentKeyName(i)].data as FloatArray)),
+      values: before.values.map((v, i) => place(v, out[presentValueName(i)].data as FloatArray)),
       mask,
       nextPosition,
       edits: before.edits,

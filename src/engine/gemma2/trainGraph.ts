@@ -56,7 +56,7 @@ export function buildTrainGraph(folder: ModelFolder, options: TrainGraphOptions)
   const alpha = g.input('alpha', dtype, []);
   const steered = unsqueeze(g.input('steer_mask', 'bool', ['batch', 'seq']), [-1]);
 
-  const ctx = layerContext(c, options.weights?.(g) ?? modelWeights(g, folder), positionIds, attentionMask, 0);
+  const ctx = layerContext(c, options.weights?.(g) ?? modelWeights(g, folder), positionIds, attentionMask);
   const r = hookScale(ctx.weights.tensor(`model.layers.${L}.post_feedforward_layernorm.weight`));
   let hidden = add(residual, steerHookSite(y, r, { n, b, alpha, steered }));
   for (let i = L + 1; i < c.numHiddenLayers; i++) hidden = decoderLayer(ctx, i, hidden).hidden;

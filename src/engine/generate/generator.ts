@@ -87,7 +87,8 @@ export async function generate(
     let step = await runner.prefill(
       rows.map(() => promptIds),
       steering.map((s) => s.prompt),
-      { edits: steering.map((s) => s.edits) },
+      // The cache keeps a slot for every token a row may add.
+      { edits: steering.map((s) => s.edits), reserve: sampling.maxNewTokens },
     );
     for (let token = 1; ; token++) {
       rows.forEach((row, i) => {

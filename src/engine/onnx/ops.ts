@@ -432,7 +432,7 @@ function addDims(a: Dim, b: Dim): Dim {
 }
 
 /** Slices [start, end) along `axis` where start/end are dims that may be symbolic (read at run time). */
-function sliceBetween(x: Tensor, axis: number, start: Dim, end: Dim, size: Dim): Tensor {
+export function sliceBetween(x: Tensor, axis: number, start: Dim, end: Dim, size: Dim): Tensor {
   const g = x.graph;
   const starts = typeof start === 'number' ? int64Vector(x, [start]) : g.dimTensor(start);
   const ends = typeof end === 'number' ? int64Vector(x, [end]) : g.dimTensor(end);

@@ -46,7 +46,7 @@ export function buildPretrainGraph(config: Gemma2Config, options: PretrainGraphO
     return w;
   };
 
-  const ctx = layerContext(config, denseWeights(weight), positionIds, attentionMask, 0);
+  const ctx = layerContext(config, denseWeights(weight), positionIds, attentionMask);
   let hidden = embed(ctx, inputIds);
   for (let i = 0; i < config.numHiddenLayers; i++) hidden = decoderLayer(ctx, i, hidden).hidden;
   const nll = tokenNll(logits(ctx, hidden), targetIds);

@@ -35,7 +35,7 @@ function plane(layer: number, hidden = 64, model?: PlaneSpec['model']): PlaneSpe
 }
 
 test('before a model is open, operations say so; a missing folder is an InputError', async () => {
-  assert.deepEqual(engine.status(), { model: null, device: null, fallbackReason: null, busy: null });
+  assert.deepEqual(engine.status(), { model: null, device: null, fallbackReason: null, weights: null, busy: null });
   await assert.rejects(engine.generate({ prompt: 'Hi', rows: [{ alpha: 0 }], sampling: GREEDY }), (e: Error) => {
     assert.ok(e instanceof InputError);
     assert.match(e.message, /no model is open/);
