@@ -88,7 +88,12 @@ export class Engine {
   train(request: TrainRequest, onProgress?: (p: TrainProgress) => void, signal?: AbortSignal): Promise<PlaneRecord> {
     return this.operate('training', async (model) => {
       const runner = await model.runner(request.options.layer ?? defaultHookLayer(model.folder.config));
-      return trainPlane(trainingRunner(runner, signal), await model.tokenizer(), request.examples, request.options, { onProgress, signal });
+      try {
+        return await trainPlane(trainingRunner(runner, signal), await model.tokenizer(), request.examples, request.options, { onProgress, signal });
+      } finally {
+        // Generation, which comes next, needs only the forward graph: the memory goes back.
+        await runner.releaseTraining();
+      }
     });
   }
 

@@ -209,9 +209,24 @@ export class Gemma2Runner {
 
   /** Releases every session. */
   async release(): Promise<void> {
-    const sessions = await Promise.allSettled([...this.sessions.values()]);
-    this.sessions.clear();
-    for (const s of sessions) if (s.status === 'fulfilled') await s.value.release();
+    await this.releaseRoles([...this.sessions.keys()]);
+  }
+
+  /**
+   * Releases the training graphs' sessions, which hold a second copy of the upper layers' weights:
+   * after a training run the process keeps only what generation needs.
+   */
+  releaseTraining(): Promise<void> {
+    return this.releaseRoles(['train', 'train-loss']);
+  }
+
+  private async releaseRoles(roles: readonly GraphRole[]): Promise<void> {
+    const open = roles.flatMap((role) => {
+      const s = this.sessions.get(role);
+      this.sessions.delete(role);
+      return s ? [s] : [];
+    });
+    for (const s of await Promise.allSettled(open)) if (s.status === 'fulfilled') await s.value.release();
   }
 
   /** r = (1 + w) * sqrt(hidden) of the hook layer's post_feedforward_layernorm: u = y / r is the latent. */
