@@ -29,7 +29,8 @@ import type { ModelFolder } from '../model/types';
 import { InputError } from '../errors';
 import { GraphBuilder, type ComputeDType, type Tensor } from '../onnx/graph';
 import { slice, squeeze, unsqueeze } from '../onnx/ops';
-import { decoderLayer, embed, layerContext, logits, modelWeights, tokenNll, type ModelWeights } from './layers';
+import { decoderLayer, embed, layerContext, logits, tokenNll, type ModelWeights } from './layers';
+import { modelWeights } from '../weights/graphWeights';
 import { editResidual } from './residualEdits';
 import { hookScale, steerHookSite } from './steeringHook';
 

@@ -4,9 +4,8 @@
  * [batch, seq, hidden]; keys and values are [batch, kvHeads, total, headDim] where `total` counts
  * the cached positions and the new ones. Everything runs in the graph's compute dtype.
  */
-import type { Gemma2Config, ModelFolder } from '../model/types';
-import { InputError } from '../errors';
-import { type DType, GraphBuilder, Tensor } from '../onnx/graph';
+import type { Gemma2Config } from '../model/types';
+import type { DType, Tensor } from '../onnx/graph';
 import {
   add,
   cast,
@@ -76,20 +75,6 @@ export function denseWeights(weight: WeightLookup): ModelWeights {
     project: (x, name) => linear(x, weight(name)),
     embedRows: (ids) => gather(weight(EMBEDDING), ids),
     head: (h) => tiedHead(h, weight(EMBEDDING)),
-  };
-}
-
-/** The model folder's tensors as dense graph weights (external data into the safetensors files, cast to the compute dtype). */
-export function modelWeights(graph: GraphBuilder, folder: ModelFolder): ModelWeights {
-  return denseWeights(folderTensor(graph, folder));
-}
-
-/** A model-folder tensor by name, in the compute dtype. */
-export function folderTensor(graph: GraphBuilder, folder: ModelFolder): WeightLookup {
-  return (name) => {
-    const loc = folder.tensors.get(name);
-    if (!loc) throw new InputError(`${folder.dir}: the model has no tensor ${name}`);
-    return graph.computeWeight(loc);
   };
 }
 

@@ -19,9 +19,9 @@ import { checkAlpha, checkIds, checkOffset, checkScoredLogits, finite, padRowsLe
 import { buildForwardGraph, checkHookLayer, hiddenStateName, pastKeyName, pastValueName, presentKeyName, presentValueName } from './forwardGraph';
 import { residualEditFeeds, type ResidualEditFeeds, type ResidualEdits } from './residualEdits';
 import { buildTrainGraph } from './trainGraph';
-import { modelWeights, type ModelWeights } from './layers';
+import type { ModelWeights } from './layers';
 import type { QuantBits } from '../weights/blockQuantize';
-import { quantizedWeights, storedWeights } from '../weights/graphWeights';
+import { modelWeights, quantizedWeights, storedWeights } from '../weights/graphWeights';
 import { quantizedWeightsFile, type QuantizeProgress } from '../weights/quantizedFile';
 import { chooseWeights, quantBits, type WeightsChoice, type WeightsSetting } from '../weights/weightsFormat';
 

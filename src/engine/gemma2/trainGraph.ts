@@ -26,7 +26,8 @@ import { gradients } from '../onnx/autodiff';
 import { GraphBuilder, type ComputeDType } from '../onnx/graph';
 import { add, div, mul, reduceSum, unsqueeze } from '../onnx/ops';
 import { checkHookLayer } from './forwardGraph';
-import { decoderLayer, layerContext, logits, modelWeights, tokenNll, type ModelWeights } from './layers';
+import { decoderLayer, layerContext, logits, tokenNll, type ModelWeights } from './layers';
+import { modelWeights } from '../weights/graphWeights';
 import { hookScale, steerHookSite } from './steeringHook';
 
 export interface TrainGraphOptions {

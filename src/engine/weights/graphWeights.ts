@@ -1,31 +1,80 @@
 /**
  * The ModelWeights of a graph (gemma2/layers.ts) in each weights format:
- * - f32: the model folder's tensors cast to the compute dtype (exact; today's path);
+ * - f32: the model folder's tensors cast to the compute dtype (exact), a large embedding in slices;
  * - stored: the file's BF16/F16 tensors used as they are by MatMul and Gather (CUDA has those kernels),
  *   with activations cast around each product; norms, softmax, soft-caps and losses stay float32;
  * - int8 / int4: block-quantized projections and head (MatMulNBits) and embedding lookup, read from
  *   the quantized weights file (quantizedFile.ts), with float32 norms from the same file.
  */
 import { InputError } from '../errors';
-import { denseWeights, EMBEDDING, folderTensor, linear, tiedHead, type ModelWeights } from '../gemma2/layers';
-import type { ModelFolder } from '../model/types';
+import { denseWeights, EMBEDDING, linear, tiedHead, type ModelWeights, type WeightLookup } from '../gemma2/layers';
+import type { ModelFolder, TensorLocation } from '../model/types';
 import type { GraphBuilder, Tensor } from '../onnx/graph';
-import { dtypeOfSafetensors } from '../onnx/dtype';
-import { cast, gather } from '../onnx/ops';
+import { DTYPE_BYTES, dtypeOfSafetensors } from '../onnx/dtype';
+import { add, cast, concat, gather, greater, less, logicalAnd, sub, unsqueeze, where } from '../onnx/ops';
 import { gatherQuantizedRows, matmulNBits, type QuantizedMatrix } from './quantizedOps';
 import type { QuantizedWeightsFile } from './quantizedFile';
+
+/**
+ * onnxruntime folds a weight's Cast into a converted copy once, at session creation, but not when the
+ * result would pass 1 GB: such a Cast (a large embedding in float32) would then run on every run. An
+ * embedding that large is read as row slices under this size, each folded on its own.
+ */
+const FOLDED_BYTES = 512 * 1024 * 1024;
+
+/** The model folder's tensors as dense graph weights (external data into the safetensors files, cast to the compute dtype). */
+export function modelWeights(g: GraphBuilder, folder: ModelFolder, foldedBytes = FOLDED_BYTES): ModelWeights {
+  const tensor = folderTensor(g, folder);
+  const loc = folderLocation(folder, EMBEDDING);
+  const castBytes = loc.shape[0] * loc.shape[1] * DTYPE_BYTES[g.computeDtype];
+  if (dtypeOfSafetensors(loc.dtype) === g.computeDtype || castBytes <= foldedBytes) return denseWeights(tensor);
+  const slices = rowSlices(g, loc, Math.ceil(castBytes / foldedBytes));
+  return {
+    ...denseWeights(tensor),
+    // Each slice looks up the ids it holds (row 0 for the others, then zeroed); the slices' rows add up.
+    embedRows: (ids) =>
+      slices
+        .map(({ start, rows, weight }) => {
+          const inSlice = logicalAnd(greater(ids, start - 1), less(ids, start + rows));
+          return where(unsqueeze(inSlice, [-1]), gather(weight, where(inSlice, sub(ids, start), 0)), 0);
+        })
+        .reduce((sum, part) => add(sum, part)),
+    head: (h) => concat(slices.map(({ weight }) => tiedHead(h, weight)), -1),
+  };
+}
+
+/** A model-folder tensor by name, in the compute dtype. */
+function folderTensor(g: GraphBuilder, folder: ModelFolder): WeightLookup {
+  return (name) => g.computeWeight(folderLocation(folder, name));
+}
+
+function folderLocation(folder: ModelFolder, name: string): TensorLocation {
+  const loc = folder.tensors.get(name);
+  if (!loc) throw new InputError(`${folder.dir}: the model has no tensor ${name}`);
+  return loc;
+}
+
+/** A [rows, cols] tensor as `count` row slices, each its own weight (a byte range of the same file) in the compute dtype. */
+function rowSlices(g: GraphBuilder, loc: TensorLocation, count: number): { start: number; rows: number; weight: Tensor }[] {
+  const [rows, cols] = loc.shape;
+  const rowBytes = loc.byteLength / rows;
+  const per = Math.ceil(rows / count);
+  const slices = [];
+  for (let start = 0; start < rows; start += per) {
+    const n = Math.min(per, rows - start);
+    const slice = { ...loc, name: `${loc.name}.rows${start}`, shape: [n, cols], offset: loc.offset + start * rowBytes, byteLength: n * rowBytes };
+    slices.push({ start, rows: n, weight: g.computeWeight(slice) });
+  }
+  return slices;
+}
 
 /** The model folder's weights kept in their stored dtype for the products (CUDA's `stored` format). */
 export function storedWeights(g: GraphBuilder, folder: ModelFolder): ModelWeights {
   const tensor = folderTensor(g, folder);
-  const stored = (name: string): Tensor => {
-    const loc = folder.tensors.get(name);
-    if (!loc) throw new InputError(`${folder.dir}: the model has no tensor ${name}`);
-    return g.weight(loc);
-  };
+  const stored = (name: string): Tensor => g.weight(folderLocation(folder, name));
   const embedding = stored(EMBEDDING);
   const dtype = embedding.dtype;
-  if (dtypeOfSafetensors(folder.tensors.get(EMBEDDING)?.dtype ?? 'F32') === g.computeDtype) return denseWeights(tensor);
+  if (dtypeOfSafetensors(folderLocation(folder, EMBEDDING).dtype) === g.computeDtype) return denseWeights(tensor);
   const back = (t: Tensor) => cast(t, g.computeDtype);
   return {
     tensor,
