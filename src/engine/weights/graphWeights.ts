@@ -116,7 +116,9 @@ export function quantizedWeights(g: GraphBuilder, file: QuantizedWeightsFile, tr
   return {
     tensor: (name) => declare(file, name, ''),
     project: (x, name) => matmulNBits(x, forward(name)),
-    embedRows: (ids) => gatherQuantizedRows(forward(EMBEDDING), ids),
+    // The lookup reads the embedding's bytes through initializers of its own: the head's MatMulNBits
+    // prepacks (copies) its B, while these stay memory-mapped, resident only where rows are looked up.
+    embedRows: (ids) => gatherQuantizedRows(matrix(file, EMBEDDING, '.lookup', () => forward(EMBEDDING)), ids),
     head: (h) => matmulNBits(h, forward(EMBEDDING)),
   };
 }
