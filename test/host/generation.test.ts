@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as vscode from 'vscode';
 import type { ModelSummary } from '../../src/protocol';
 import { activateExtension, clearSuiteSettings, openEditor, planeFor, recordMessages, setWorkspaceSettings, useTinyModel, waitFor } from './support';
@@ -114,4 +115,21 @@ suite('Generate steered text at cursor', () => {
     assert.equal(errors.length, 1);
     assert.match(errors[0].text, /plane "foreign" was trained on another model/);
   });
+
+  test('the weights setting reaches the engine: int8 quantizes the model once beside it and the status says so', async () => {
+    const quantized = () => fs.readdirSync(model.dir).filter((f) => /^microsteer-weights-q8-[0-9a-f]{16}\.safetensors$/.test(f));
+    await setWorkspaceSettings({ weights: 'int8' });
+    try {
+      const editor = await openEditor(PROMPT);
+      editor.selection = new vscode.Selection(0, PROMPT.length, 0, PROMPT.length);
+      const text = await vscode.commands.executeCommand<string | undefined>('microSteer.generateAtCursor', { maxNewTokens: MAX_TOKENS });
+      assert.ok(text, 'nothing was generated with int8 weights');
+      const api = await activateExtension();
+      await waitFor(() => api.status().weights === 'int8', 'the status to report int8 weights');
+      assert.equal(quantized().length, 1, 'the int8 weights file beside the model');
+    } finally {
+      await setWorkspaceSettings({ weights: undefined });
+    }
+  });
 });
+
