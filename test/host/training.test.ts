@@ -1,7 +1,7 @@
 /**
- * "Micro Steer: Train steering from selection" in a real extension host on the tiny model: the record
- * lands in the workspace's .vscode/settings.json beside the settings that were already there, and
- * becomes the active plane. Expected values come from the tiny model's config.json and the text selected here.
+ * "Micro Steer: Train steering from selection" in a real extension host on the tiny model: the plane
+ * lands in the workspace's .vscode/settings.json beside the settings that were already there (its
+ * training record in the file the entry names), and becomes the active plane. Expected values come from the tiny model's config.json and the text selected here.
  */
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -10,7 +10,7 @@ import * as vscode from 'vscode';
 import type { MicroSteerApi } from '../../src/extension/extension';
 import type { PlaneRecord } from '../../src/protocol';
 import { ensureTinyModel } from '../fixtures/tinyModel';
-import { activateExtension, clearSuiteSettings, openEditor, readSettingsFile, recordMessages, setWorkspaceSettings, useTinyModel, waitFor } from './support';
+import { activateExtension, clearSuiteSettings, openEditor, readSettingsFile, recordMessages, setWorkspaceSettings, storedPlane, useTinyModel, waitFor } from './support';
 
 const LINES = ["Shall I compare thee to a summer's day?", '', 'All the world is a stage.', '   ', 'The course of true love never did run smooth.'];
 const STEPS = 3;
@@ -45,13 +45,12 @@ suite('Train steering from selection', () => {
 
     assert.ok(result, 'training returned nothing');
     const settings = readSettingsFile();
-    const planes = settings['microSteer.planes'] as Record<string, PlaneRecord>;
-    assert.deepEqual(planes['host shakespeare'], result.record);
+    assert.deepEqual(storedPlane('host shakespeare'), result.record);
     assert.equal(settings['microSteer.activePlane'], 'host shakespeare');
     assert.equal(settings['editor.tabSize'], 3, 'the other setting in the file was lost');
     assert.equal(settings['microSteer.training.steps'], STEPS);
 
-    const record = planes['host shakespeare'];
+    const record = storedPlane('host shakespeare');
     assert.equal(record.training.examples, 3, 'three non-blank lines were selected');
     assert.equal(record.training.steps, STEPS);
     assert.equal(record.training.useAveraging, true);
@@ -65,8 +64,7 @@ suite('Train steering from selection', () => {
   });
 
   test('a second plane leaves the first one as it was', async () => {
-    const before = (readSettingsFile()['microSteer.planes'] as Record<string, PlaneRecord>)['host shakespeare'];
-    assert.ok(before, 'the previous test stores this plane');
+    const before = storedPlane('host shakespeare');
     const editor = await openEditor('A concept line about the sea.\n\nAnother line about the sea.');
     editor.selection = new vscode.Selection(0, 0, 2, 27);
 
@@ -74,9 +72,8 @@ suite('Train steering from selection', () => {
 
     assert.equal(result?.name, 'host sea');
     const settings = readSettingsFile();
-    const planes = settings['microSteer.planes'] as Record<string, PlaneRecord>;
-    assert.deepEqual(planes['host shakespeare'], before);
-    assert.equal(planes['host sea'].training.useAveraging, false);
+    assert.deepEqual(storedPlane('host shakespeare'), before);
+    assert.equal(storedPlane('host sea').training.useAveraging, false);
     assert.equal(settings['microSteer.activePlane'], 'host sea');
     assert.equal(settings['editor.tabSize'], 3);
   });
@@ -116,7 +113,7 @@ suite('Train steering from selection', () => {
       const steps = result.record.lossHistory.length;
       assert.ok(steps > 0 && steps < 100_000, `kept a plane of ${steps} steps`);
       assert.equal(result.record.training.steps, steps, 'the record says how many steps trained it');
-      assert.deepEqual((readSettingsFile()['microSteer.planes'] as Record<string, PlaneRecord>)['host kept'], result.record);
+      assert.deepEqual(storedPlane('host kept'), result.record);
       assert.equal(api.status().plane, 'host kept');
     } finally {
       await setWorkspaceSettings({ 'training.steps': STEPS });
@@ -140,6 +137,6 @@ suite('Train steering from selection', () => {
       replace: true,
     });
     assert.equal(replaced?.record.training.examples, 1);
-    assert.deepEqual((readSettingsFile()['microSteer.planes'] as Record<string, PlaneRecord>)['host sea'], replaced.record);
+    assert.deepEqual(storedPlane('host sea'), replaced.record);
   });
 });
