@@ -15,6 +15,7 @@ import type { ModelSummary, PlaneRecord } from '../../src/protocol';
 import {
   activateExtension,
   clearSuiteSettings,
+  EXTENSION_ID,
   openEditor,
   planeFor,
   readSettingsFile,
@@ -23,6 +24,7 @@ import {
   setWorkspaceSettings,
   storedPlane,
   useTinyModel,
+  waitFor,
 } from './support';
 
 
@@ -241,5 +243,35 @@ suite('Steering planes in the settings', () => {
       shown.restore();
     }
     assert.match(shown.messages.find((m) => m.level === 'error')?.text ?? '', /plane "foreign" was trained on another model \(hidden size \d+/);
+  });
+  test('issue 12: the plane commands show only while there is a plane to act on', async () => {
+    const manifest = vscode.extensions.getExtension(EXTENSION_ID)?.packageJSON as { contributes: { menus: { commandPalette: { command: string; when?: string }[] } } };
+    const when = (command: string) => manifest.contributes.menus.commandPalette.find((m) => m.command === command)?.when;
+    for (const command of ['microSteer.renamePlane', 'microSteer.deletePlane', 'microSteer.exportPlane']) assert.equal(when(command), 'microSteer.hasPlanes', command);
+
+    // VS Code has no API that reads a context key: watch the extension set it.
+    const commands = vscode.commands as { executeCommand: typeof vscode.commands.executeCommand };
+    const original = commands.executeCommand;
+    const values: unknown[] = [];
+    commands.executeCommand = ((id: string, ...args: unknown[]) => {
+      if (id === 'setContext' && args[0] === 'microSteer.hasPlanes') values.push(args[1]);
+      return original(id, ...args);
+    }) as typeof original;
+    const next = async (planes: Record<string, unknown>, expected: boolean) => {
+      values.length = 0;
+      await setWorkspaceSettings({ planes });
+      await waitFor(() => values.length > 0, `microSteer.hasPlanes after planes ${Object.keys(planes).join(', ') || '(none)'}`, 10_000);
+      assert.equal(values.at(-1), expected, Object.keys(planes).join(', '));
+    };
+    const stored = storedPlanes();
+    try {
+      await next({}, false);
+      // A plane that cannot be used (its record file is gone) gives nothing to act on either.
+      await next({ lost: { layer: 1, n: stored.long.n, b: 0, model: stored.long.model, record: 'lost.json' } }, false);
+      await next(stored, true);
+    } finally {
+      commands.executeCommand = original;
+      await setWorkspaceSettings({ planes: stored });
+    }
   });
 });

@@ -63,6 +63,39 @@ suite('Train steering from selection', () => {
     assert.equal(api.status().plane, 'host shakespeare');
   });
 
+  test('issue 12: the progress says the step, the loss as a share of the start and the time left', async () => {
+    const window = vscode.window as { withProgress: typeof vscode.window.withProgress };
+    const original = window.withProgress;
+    const shown: { title?: string; message?: string }[] = [];
+    // Passes every report on to VS Code's own progress, keeping a copy of what it said.
+    window.withProgress = ((options, task) =>
+      original(options, (progress, token) =>
+        task(
+          {
+            report: (value) => {
+              shown.push({ title: options.title, message: value.message });
+              progress.report(value);
+            },
+          },
+          token,
+        ),
+      )) as typeof original;
+    try {
+      const editor = await openEditor('The first line to learn.\nThe second line to learn.');
+      editor.selection = new vscode.Selection(0, 0, 1, 26);
+      assert.ok(await vscode.commands.executeCommand('microSteer.trainFromSelection', { name: 'host progress', useAveraging: true }));
+    } finally {
+      window.withProgress = original;
+    }
+    const training = shown.filter((s) => s.title === 'Micro Steer: training "host progress" on 2 examples');
+    const messages = training.map((s) => s.message);
+    assert.equal(messages[0], 'reading the examples…', JSON.stringify(shown));
+    assert.match(messages[1] ?? '', /^step 1\/3 · loss 100\.0% of the start · about \d+ (s|min) left$/);
+    assert.match(messages[2] ?? '', /^step 2\/3 · loss \d+(\.\d)?% of the start · about \d+ (s|min) left$/);
+    assert.match(messages[3] ?? '', /^step 3\/3 · loss \d+(\.\d)?% of the start$/, 'the last step has no time left');
+    assert.equal(messages.length, 4, JSON.stringify(messages));
+  });
+
   test('a second plane leaves the first one as it was', async () => {
     const before = storedPlane('host shakespeare');
     const editor = await openEditor('A concept line about the sea.\n\nAnother line about the sea.');
