@@ -1,0 +1,118 @@
+/**
+ * Issue 12, as a user meets it in the workbench:
+ * - training from the command palette shows its progress with the loss as a share of the start and the
+ *   time left; meanwhile the panel's Generate is disabled with the reason beside it, and enabled again
+ *   once "Stop and keep" has stored the plane (its training record in .vscode/microsteer/planes, the
+ *   settings file without the loss history);
+ * - a hidden-state comparison's view comes back, drawn, after the page is reloaded (the webview serializer).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { FrameLocator, Page } from 'playwright-core';
+import { PANEL_IDS as ID } from '../../webview/elementIds';
+import { DIAGNOSTICS_IDS } from '../../webview/diagnosticsHtml';
+import { openFile, runCommand, waitForWorkbench, webviewContent } from './workbench';
+
+function step(message: string): void {
+  console.log(`[ui] ${message}`);
+}
+
+async function poll<T>(read: () => Promise<T>, ok: (value: T) => boolean, what: string, timeoutMs: number): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await read();
+    if (ok(value)) return value;
+    if (Date.now() > deadline) throw new Error(`${what}: still ${JSON.stringify(value)} after ${timeoutMs / 1000} s`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/** Answers the open quick input with Enter once it shows `text` (its title, a row, or the prompt). */
+async function acceptQuickInput(page: Page, text: string, timeoutMs = 20_000): Promise<void> {
+  const widget = page.locator('.quick-input-widget');
+  await widget.filter({ hasText: text }).waitFor({ state: 'visible', timeout: timeoutMs });
+  await page.keyboard.press('Enter');
+}
+
+const generateDisabled = (panel: FrameLocator) => panel.locator(`#${ID.generate}`).evaluate((b) => (b as unknown as { disabled: boolean }).disabled);
+
+/** Trains on the lines of `file` from the command palette, checks the progress and the panel while it runs, then stops and keeps. */
+export async function trainingBlocksGenerate(page: Page, file: string, workspace: string): Promise<void> {
+  await openFile(page, file);
+  await page.keyboard.press('Escape');
+  await page.keyboard.press('Control+A');
+  await runCommand(page, 'Micro Steer: Train steering from selection');
+  await acceptQuickInput(page, 'Name of the steering plane');
+  await acceptQuickInput(page, 'is it a style or a concept?');
+  step('training started from the command palette (the default name, "Style")');
+
+  const toast = page.locator('.notifications-toasts .notification-list-item', { hasText: 'Micro Steer: training' }).first();
+  const progress = await poll(
+    async () => ((await toast.count()) > 0 ? ((await toast.textContent()) ?? '') : ''),
+    (text) => /step \d+\/\d+ · loss [\d.]+% of the start · about \d+ (s|min|h)/.test(text) && /left/.test(text),
+    'the training notification',
+    60_000,
+  );
+  step(`the progress reads: ${JSON.stringify(progress.replace(/\s+/g, ' ').trim())}`);
+
+  await runCommand(page, 'Micro Steer: Open steering panel');
+  const panel = await webviewContent(page, `#${ID.generate}`);
+  await poll(() => generateDisabled(panel), (d) => d, 'Generate disabled while the engine trains', 20_000);
+  const blocked = panel.locator(`#${ID.generateBlocked}`);
+  await blocked.waitFor({ state: 'visible', timeout: 10_000 });
+  const reason = (await blocked.textContent())?.trim() ?? '';
+  if (!/^The engine is training: Generate works again when it ends\.$/.test(reason)) throw new Error(`beside the disabled Generate: "${reason}"`);
+  step(`Generate is disabled during training, and says: "${reason}"`);
+
+  await runCommand(page, 'Micro Steer: Stop training and keep the plane so far');
+  await poll(() => generateDisabled(panel), (d) => !d, 'Generate enabled again after the training', 60_000);
+  if (await blocked.isVisible()) throw new Error('the reason Generate was disabled still shows after the training');
+  step('after "Stop and keep", Generate is enabled again');
+
+  const records = path.join(workspace, '.vscode', 'microsteer', 'planes');
+  const files = await poll(
+    () => Promise.resolve(fs.existsSync(records) ? fs.readdirSync(records) : []),
+    (f) => f.length > 0,
+    `a record file in ${records}`,
+    20_000,
+  );
+  const settings = fs.readFileSync(path.join(workspace, '.vscode', 'settings.json'), 'utf8');
+  const stored = JSON.parse(settings) as { 'microSteer.planes': Record<string, Record<string, unknown>> };
+  const kept = Object.values(stored['microSteer.planes']).find((entry) => typeof entry.record === 'string');
+  if (!kept || !files.includes(String(kept.record))) throw new Error(`the kept plane names no record file of ${files.join(', ')}: ${settings}`);
+  if ('lossHistory' in kept) throw new Error('the kept plane has its loss history in the settings');
+  step(`the kept plane is in the settings; its training record in .vscode/microsteer/planes/${String(kept.record)}`);
+}
+
+/** Compares hidden states from the command palette, reloads the page, and checks the view comes back drawn. */
+export async function diagnosticsRestoredAfterReload(page: Page): Promise<void> {
+  await runCommand(page, 'Micro Steer: Compare hidden states');
+  const input = page.locator('.quick-input-widget input.input');
+  for (const answer of ['The city of Paris', '-1', 'The city of Rome', '-1']) {
+    await input.waitFor({ state: 'visible', timeout: 20_000 });
+    await input.fill(answer);
+    await page.keyboard.press('Enter');
+    // The next input box replaces this one; wait for the value to go.
+    await poll(() => input.inputValue().catch(() => ''), (v) => v !== answer, 'the next question', 10_000);
+  }
+  const title = `#${DIAGNOSTICS_IDS.title}`;
+  const before = await shownComparison(await webviewContent(page, title, 60_000));
+  step(`the hidden-state view shows: ${JSON.stringify(before.summary)} with ${before.lines} plotted lines`);
+
+  await page.reload();
+  await waitForWorkbench(page);
+  const after = await shownComparison(await webviewContent(page, title, 60_000));
+  if (after.summary !== before.summary || after.lines !== before.lines) {
+    throw new Error(`after the reload the view shows ${JSON.stringify(after)}, before it showed ${JSON.stringify(before)}`);
+  }
+  step('after a reload the hidden-state view is restored with the same result');
+}
+
+/** What the diagnostics page shows once it has drawn a hidden-state comparison. */
+async function shownComparison(view: FrameLocator): Promise<{ summary: string; lines: number }> {
+  await poll(() => view.locator(`#${DIAGNOSTICS_IDS.title}`).textContent(), (t) => t === 'Hidden-state comparison', 'the diagnostics title', 60_000);
+  const summary = (await view.locator(`#${DIAGNOSTICS_IDS.summary}`).textContent()) ?? '';
+  const lines = await view.locator(`#${DIAGNOSTICS_IDS.plot} polyline`).count();
+  if (!/^Token .* of prompt A vs .* of prompt B\.$/.test(summary) || lines === 0) throw new Error(`the hidden-state view shows "${summary}" and ${lines} lines`);
+  return { summary, lines };
+}
