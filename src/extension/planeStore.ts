@@ -153,14 +153,9 @@ export class PlaneStore implements vscode.Disposable {
     const created: string[] = [];
     try {
       for (const [name, record] of changes) {
-        let entry: object | undefined = record;
-        if (record && folder) {
-          const referenced = recordFilesOf(next);
-          const file = folder.create((taken) => recordFileName(name, (f) => taken(f) || referenced.has(f.toLowerCase())), recordFileText(splitPlaneRecord(record, '').training));
-          created.push(file);
-          entry = splitPlaneRecord(record, file).entry;
-        }
-        next = withPlane(next, name, entry);
+        const file = record && folder ? this.createRecordFile(folder, name, record, recordFilesOf(next)) : undefined;
+        if (file !== undefined) created.push(file);
+        next = withPlane(next, name, record && file !== undefined ? splitPlaneRecord(record, file).entry : record);
       }
       await this.update(PLANES, next, target);
     } catch (e) {
@@ -168,6 +163,23 @@ export class PlaneStore implements vscode.Disposable {
       throw e;
     }
     for (const file of filesNoLongerReferenced(before, next)) this.removeQuietly(folder, file);
+  }
+
+  /**
+   * Writes the training record of `name` to a new file and returns its name. When the folder cannot take
+   * it (a link planted there, a read-only folder), the plane is still stored, with its record inline as
+   * before: a training run is never lost to its record file. Undefined then, with a warning saying why.
+   */
+  private createRecordFile(folder: RecordFolder, name: string, record: PlaneRecord, referenced: Set<string>): string | undefined {
+    try {
+      const pick = (taken: (file: string) => boolean) => recordFileName(name, (f) => taken(f) || referenced.has(f.toLowerCase()));
+      return folder.create(pick, recordFileText(splitPlaneRecord(record, '').training));
+    } catch (e) {
+      const reason = (e as Error).message;
+      this.output.appendLine(`plane "${name}": its training record stays in the settings: ${reason}`);
+      void vscode.window.showWarningMessage(`Micro Steer: the training record of "${name}" stays in the settings: ${reason}.`);
+      return undefined;
+    }
   }
 
   /** A record file that could not be removed is only clutter: it is logged, and the change stands. */

@@ -274,4 +274,27 @@ suite('Steering planes in the settings', () => {
       await setWorkspaceSettings({ planes: stored });
     }
   });
+  test('issue 12: a record folder planted as a link is not written through; the plane is kept inline and a warning says why', async () => {
+    const microsteer = path.dirname(recordFolder());
+    const saved = `${microsteer}.saved`;
+    const elsewhere = fs.mkdtempSync(path.join(os.tmpdir(), 'microsteer-elsewhere-'));
+    fs.renameSync(microsteer, saved);
+    fs.symlinkSync(elsewhere, microsteer);
+    const file = path.join(tmp, 'through-link.plane.json');
+    const record = planeFor(model, 6);
+    fs.writeFileSync(file, JSON.stringify(record));
+    const shown = recordMessages();
+    try {
+      assert.equal(await vscode.commands.executeCommand('microSteer.importPlane', file, 'through link'), 'through link');
+    } finally {
+      shown.restore();
+      fs.rmSync(microsteer);
+      fs.renameSync(saved, microsteer);
+    }
+    assert.deepEqual(fs.readdirSync(elsewhere), [], 'something was written through the link');
+    fs.rmSync(elsewhere, { recursive: true, force: true });
+    assert.deepEqual(storedPlanes()['through link'], record, 'the plane is not kept inline');
+    const warning = shown.messages.find((m) => m.level === 'warning')?.text ?? '';
+    assert.match(warning, /the training record of "through link" stays in the settings: .*\.vscode\/microsteer is a symbolic link/);
+  });
 });

@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import type { FrameLocator, Page } from 'playwright-core';
 import { PANEL_IDS as ID } from '../../webview/elementIds';
 import { DIAGNOSTICS_IDS } from '../../webview/diagnosticsHtml';
-import { openFile, runCommand, waitForWorkbench, webviewContent } from './workbench';
+import { runCommand, waitForWorkbench, webviewContent } from './workbench';
 
 function step(message: string): void {
   console.log(`[ui] ${message}`);
@@ -38,10 +38,11 @@ const generateDisabled = (panel: FrameLocator) => panel.locator(`#${ID.generate}
 
 /** Trains on the lines of `file` from the command palette, checks the progress and the panel while it runs, then stops and keeps. */
 export async function trainingBlocksGenerate(page: Page, file: string, workspace: string): Promise<void> {
-  await openFile(page, file);
+  // The file is open from the ghost-text step (in one group or two): its tab focuses its editor.
+  await page.locator('.tabs-container .tab', { hasText: file }).first().click();
   await page.keyboard.press('Escape');
   await page.keyboard.press('Control+A');
-  await runCommand(page, 'Micro Steer: Train steering from selection');
+  await runCommand(page, 'Micro Steer: Train steering from selection', 30_000, true);
   await acceptQuickInput(page, 'Name of the steering plane');
   await acceptQuickInput(page, 'is it a style or a concept?');
   step('training started from the command palette (the default name, "Style")');
@@ -86,20 +87,27 @@ export async function trainingBlocksGenerate(page: Page, file: string, workspace
 
 /** Compares hidden states from the command palette, reloads the page, and checks the view comes back drawn. */
 export async function diagnosticsRestoredAfterReload(page: Page): Promise<void> {
-  await runCommand(page, 'Micro Steer: Compare hidden states');
+  await runCommand(page, 'Micro Steer: Compare hidden states', 30_000, true);
   const input = page.locator('.quick-input-widget input.input');
-  for (const answer of ['The city of Paris', '-1', 'The city of Rome', '-1']) {
-    await input.waitFor({ state: 'visible', timeout: 20_000 });
+  const questions: [RegExp, string][] = [
+    [/^Prompt A \(/, 'The city of Paris'],
+    [/^Token position in prompt A$/, '-1'],
+    [/^Prompt B$/, 'The city of Rome'],
+    [/^Token position in prompt B$/, '-1'],
+  ];
+  for (const [question, answer] of questions) {
+    await page.locator('.quick-input-widget .quick-input-title', { hasText: question }).waitFor({ state: 'visible', timeout: 20_000 });
     await input.fill(answer);
     await page.keyboard.press('Enter');
-    // The next input box replaces this one; wait for the value to go.
-    await poll(() => input.inputValue().catch(() => ''), (v) => v !== answer, 'the next question', 10_000);
   }
   const title = `#${DIAGNOSTICS_IDS.title}`;
   const before = await shownComparison(await webviewContent(page, title, 60_000));
   step(`the hidden-state view shows: ${JSON.stringify(before.summary)} with ${before.lines} plotted lines`);
 
-  await page.reload();
+  // As a user reloads: the command shuts the window down in order, so the workbench saves its layout
+  // (a page reload can leave before that is stored, and then no tab is there to restore).
+  await runCommand(page, 'Developer: Reload Window');
+  await page.waitForEvent('load', { timeout: 60_000 });
   await waitForWorkbench(page);
   const after = await shownComparison(await webviewContent(page, title, 60_000));
   if (after.summary !== before.summary || after.lines !== before.lines) {
