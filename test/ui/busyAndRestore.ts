@@ -54,7 +54,7 @@ export async function trainingBlocksGenerate(page: Page, file: string, workspace
     'the training notification',
     60_000,
   );
-  step(`the progress reads: ${JSON.stringify(progress.replace(/\s+/g, ' ').trim())}`);
+  step(`the progress reads: ${JSON.stringify(/step \d+\/.*left/.exec(progress)?.[0])}`);
 
   await runCommand(page, 'Micro Steer: Open steering panel');
   const panel = await webviewContent(page, `#${ID.generate}`);
