@@ -294,7 +294,11 @@ suite('Steering planes in the settings', () => {
     assert.deepEqual(fs.readdirSync(elsewhere), [], 'something was written through the link');
     fs.rmSync(elsewhere, { recursive: true, force: true });
     assert.deepEqual(storedPlanes()['through link'], record, 'the plane is not kept inline');
-    const warning = shown.messages.find((m) => m.level === 'warning')?.text ?? '';
-    assert.match(warning, /the training record of "through link" stays in the settings: .*\.vscode\/microsteer is a symbolic link/);
+    // The planes already there are skipped while the link stands (nothing is read through it either).
+    const warnings = shown.messages.filter((m) => m.level === 'warning').map((m) => m.text);
+    assert.ok(
+      warnings.some((t) => /the training record of "through link" stays in the settings: .*\.vscode\/microsteer is a symbolic link/.test(t)),
+      JSON.stringify(warnings),
+    );
   });
 });
