@@ -87,18 +87,17 @@ export async function trainingBlocksGenerate(page: Page, file: string, workspace
 
 /** Compares hidden states from the command palette, reloads the page, and checks the view comes back drawn. */
 export async function diagnosticsRestoredAfterReload(page: Page): Promise<void> {
-  await runCommand(page, 'Micro Steer: Compare hidden states', 30_000, true);
-  const input = page.locator('.quick-input-widget input.input');
-  const questions: [RegExp, string][] = [
-    [/^Prompt A \(/, 'The city of Paris'],
-    [/^Token position in prompt A$/, '-1'],
-    [/^Prompt B$/, 'The city of Rome'],
-    [/^Token position in prompt B$/, '-1'],
-  ];
-  for (const [question, answer] of questions) {
-    await page.locator('.quick-input-widget .quick-input-title', { hasText: question }).waitFor({ state: 'visible', timeout: 20_000 });
-    await input.fill(answer);
-    await page.keyboard.press('Enter');
+  // A quick input closes when something takes the focus (the notification of the plane just kept may):
+  // then the questions are asked again from the start.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await answerComparisonQuestions(page);
+      break;
+    } catch (e) {
+      if (attempt === 3) throw e;
+      step(`the questions were interrupted (${(e as Error).message.split('\n')[0]}); asking again`);
+      await page.keyboard.press('Escape');
+    }
   }
   const title = `#${DIAGNOSTICS_IDS.title}`;
   const before = await shownComparison(await webviewContent(page, title, 60_000));
@@ -114,6 +113,22 @@ export async function diagnosticsRestoredAfterReload(page: Page): Promise<void> 
     throw new Error(`after the reload the view shows ${JSON.stringify(after)}, before it showed ${JSON.stringify(before)}`);
   }
   step('after a reload the hidden-state view is restored with the same result');
+}
+
+async function answerComparisonQuestions(page: Page): Promise<void> {
+  await runCommand(page, 'Micro Steer: Compare hidden states', 30_000, true);
+  const input = page.locator('.quick-input-widget input.input');
+  const questions: [RegExp, string][] = [
+    [/^Prompt A \(/, 'The city of Paris'],
+    [/^Token position in prompt A$/, '-1'],
+    [/^Prompt B$/, 'The city of Rome'],
+    [/^Token position in prompt B$/, '-1'],
+  ];
+  for (const [question, answer] of questions) {
+    await page.locator('.quick-input-widget .quick-input-title', { hasText: question }).waitFor({ state: 'visible', timeout: 20_000 });
+    await input.fill(answer, { timeout: 5_000 });
+    await page.keyboard.press('Enter');
+  }
 }
 
 /** What the diagnostics page shows once it has drawn a hidden-state comparison. */
