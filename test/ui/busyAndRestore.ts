@@ -70,19 +70,30 @@ export async function trainingBlocksGenerate(page: Page, file: string, workspace
   if (await blocked.isVisible()) throw new Error('the reason Generate was disabled still shows after the training');
   step('after "Stop and keep", Generate is enabled again');
 
+  // The record file is written first, then the setting that names it: wait for both.
   const records = path.join(workspace, '.vscode', 'microsteer', 'planes');
-  const files = await poll(
-    () => Promise.resolve(fs.existsSync(records) ? fs.readdirSync(records) : []),
-    (f) => f.length > 0,
-    `a record file in ${records}`,
-    20_000,
-  );
-  const settings = fs.readFileSync(path.join(workspace, '.vscode', 'settings.json'), 'utf8');
-  const stored = JSON.parse(settings) as { 'microSteer.planes': Record<string, Record<string, unknown>> };
-  const kept = Object.values(stored['microSteer.planes']).find((entry) => typeof entry.record === 'string');
-  if (!kept || !files.includes(String(kept.record))) throw new Error(`the kept plane names no record file of ${files.join(', ')}: ${settings}`);
-  if ('lossHistory' in kept) throw new Error('the kept plane has its loss history in the settings');
-  step(`the kept plane is in the settings; its training record in .vscode/microsteer/planes/${String(kept.record)}`);
+  const settingsFile = path.join(workspace, '.vscode', 'settings.json');
+  const readKept = () => {
+    const files = fs.existsSync(records) ? fs.readdirSync(records) : [];
+    const settings = JSON.parse(fs.readFileSync(settingsFile, 'utf8')) as { 'microSteer.planes'?: Record<string, Record<string, unknown>> };
+    const entry = Object.entries(settings['microSteer.planes'] ?? {}).find(([, e]) => typeof e.record === 'string' && files.includes(e.record));
+    return Promise.resolve(entry ? { name: entry[0], entry: entry[1] } : undefined);
+  };
+  const kept = await poll(readKept, (k) => k !== undefined, `a plane in the settings naming its record file in ${records}`, 20_000);
+  if (!kept) throw new Error('unreachable: poll returned nothing');
+  if ('lossHistory' in kept.entry) throw new Error(`the kept plane has its loss history in the settings: ${JSON.stringify(kept.entry)}`);
+  step(`the kept plane "${kept.name}" is in the settings; its training record in .vscode/microsteer/planes/${String(kept.entry.record)}`);
+
+  // Issue 12, item 9: the panel's picker follows the active plane, the one just trained.
+  const active = kept.name;
+  const picker = panel.locator(`#${ID.planePicker}`);
+  const shown = () =>
+    picker.evaluate((d) => {
+      const dropdown = d as unknown as { value: string; shadowRoot: { querySelector(s: string): { textContent: string | null } | null } | null };
+      return { value: dropdown.value, text: dropdown.shadowRoot?.querySelector('.selected-value')?.textContent?.trim() ?? '' };
+    });
+  await poll(shown, (p) => p.value === active && p.text === active, `the panel's plane picker showing the active plane "${active}"`, 10_000);
+  step(`the panel's plane picker shows the plane just trained, "${active}"`);
 }
 
 /** Compares hidden states from the command palette, reloads the page, and checks the view comes back drawn. */
