@@ -31,7 +31,7 @@ suite('Train steering from selection', () => {
     await vscode.workspace.getConfiguration('editor').update('tabSize', undefined, vscode.ConfigurationTarget.Workspace);
   });
 
-  test('trains on every selected line and stores the record in .vscode/settings.json', async () => {
+  test('trains on every selected line and stores the plane in .vscode/settings.json, its training record beside it', async () => {
     const model = await ensureTinyModel();
     const config = JSON.parse(fs.readFileSync(path.join(model, 'config.json'), 'utf8')) as { hidden_size: number; num_hidden_layers: number };
     const editor = await openEditor(LINES.join('\n'));
