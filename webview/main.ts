@@ -223,6 +223,13 @@ function renderPlanes(): void {
     }),
   );
   picker.disabled = planes.length + vectors.length === 0;
+  // The dropdown keeps its old value while that option is still listed, whatever `selected` says (a plane
+  // just trained and made active stayed shown as the previous one): set the value once it has taken in
+  // the new options. The change this fires names the plane already chosen, so the host stores nothing new.
+  const wanted = pickerValue(state.steerWith, state.planeName);
+  setTimeout(() => {
+    if (picker.value !== wanted && [...picker.querySelectorAll('vscode-option')].some((o) => o.getAttribute('value') === wanted)) picker.value = wanted;
+  }, 0);
   renderPlaneDetails();
 }
 

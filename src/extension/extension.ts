@@ -43,7 +43,7 @@ let engine: EngineHost | undefined;
 
 export function activate(context: vscode.ExtensionContext): MicroSteerApi {
   engine = new EngineHost();
-  const planes = new PlaneStore(engine.output);
+  const planes = new PlaneStore(engine.output, context.globalStorageUri);
   const vectors = new VectorStore(engine.output);
   const services: Services = { engine, planes, vectors, openPanel: undefined };
   const panelBackend = new WindowPanelBackend(services);

@@ -20,9 +20,20 @@ export interface PlaneTable {
 
 /** Validates an untrusted plane record; `source` names where it came from (a settings entry, a file). */
 export function parsePlaneRecord(json: unknown, source: string): PlaneRecord {
+  return { ...parseSteeringPart(json, source), ...parseTrainingPart(json, source) };
+}
+
+/** What steers, and the model it belongs to: the part of a record that the settings entry always holds. */
+export function parseSteeringPart(json: unknown, source: string): Pick<PlaneRecord, 'layer' | 'n' | 'b' | 'model'> {
   if (!isObject(json)) throw new InputError(`${source}: a plane must be a JSON object`);
   const model = parseModelIdentity(json.model, source);
   const plane = parsePlane(json, source, model);
+  return { layer: plane.layer, n: typeof json.n === 'string' ? json.n : encodePlaneVector(plane.n), b: plane.b, model };
+}
+
+/** How the plane was trained: the part of a record that may live in a record file. */
+export function parseTrainingPart(json: unknown, source: string): Pick<PlaneRecord, 'training' | 'initialLoss' | 'finalLoss' | 'lossHistory' | 'createdAt'> {
+  if (!isObject(json)) throw new InputError(`${source}: a plane must be a JSON object`);
   const training = parseTraining(json.training, source);
   const lossHistory = json.lossHistory;
   if (!Array.isArray(lossHistory) || !lossHistory.every(isFiniteNumber)) {
@@ -31,10 +42,6 @@ export function parsePlaneRecord(json: unknown, source: string): PlaneRecord {
   const createdAt = json.createdAt;
   if (typeof createdAt !== 'string' || Number.isNaN(Date.parse(createdAt))) throw new InputError(`${source}: "createdAt" must be a date string`);
   return {
-    layer: plane.layer,
-    n: typeof json.n === 'string' ? json.n : encodePlaneVector(plane.n),
-    b: plane.b,
-    model,
     training,
     initialLoss: finite(json.initialLoss, source, 'initialLoss'),
     finalLoss: finite(json.finalLoss, source, 'finalLoss'),
@@ -43,8 +50,16 @@ export function parsePlaneRecord(json: unknown, source: string): PlaneRecord {
   };
 }
 
-/** Reads the planes setting: the valid records by name, and every other entry with its reason. */
-export function readPlaneTable(value: unknown): PlaneTable {
+/** Reads one settings entry into a validated record; throws InputError naming the plane otherwise. */
+export type EntryParser = (entry: unknown, name: string) => PlaneRecord;
+
+const inlineEntry: EntryParser = (entry, name) => parsePlaneRecord(entry, `plane "${name}"`);
+
+/**
+ * Reads the planes setting: the valid records by name, and every other entry with its reason. `parse`
+ * reads one entry (by default the whole record inline; planeLayout's reads record files too).
+ */
+export function readPlaneTable(value: unknown, parse: EntryParser = inlineEntry): PlaneTable {
   const table: PlaneTable = { planes: new Map(), rejected: [] };
   if (value === undefined || value === null) return table;
   if (!isObject(value)) {
@@ -53,7 +68,7 @@ export function readPlaneTable(value: unknown): PlaneTable {
   }
   for (const [name, entry] of Object.entries(value)) {
     try {
-      table.planes.set(name, parsePlaneRecord(entry, `plane "${name}"`));
+      table.planes.set(name, parse(entry, name));
     } catch (e) {
       table.rejected.push({ name, reason: (e as Error).message });
     }

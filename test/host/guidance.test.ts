@@ -9,6 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { MicroSteerApi } from '../../src/extension/extension';
+import { offerGettingStarted } from '../../src/extension/userMessages';
 import { activateExtension, clearSuiteSettings, EXTENSION_ID, openEditor, planeFor, recordMessages, setWorkspaceSettings, useTinyModel, waitFor } from './support';
 
 interface WalkthroughStep {
@@ -75,6 +76,30 @@ suite('Guidance when the model is missing', () => {
     assert.equal(run?.state, 'failed');
     assert.match(run?.error ?? '', /no model folder is set/);
     assert.equal(run?.modelProblem, true);
+  });
+
+  test('issue 12: without a model the first start says what is needed, with both ways forward, once per user', async () => {
+    // The extension's own offer ran at activation, before any suite could watch; this is the same
+    // function with a user state of its own (a Memento as VS Code gives one).
+    const state = new Map<string, unknown>();
+    const memento = {
+      keys: () => [...state.keys()],
+      get: <T>(key: string) => state.get(key) as T | undefined,
+      update: (key: string, value: unknown) => Promise.resolve(void state.set(key, value)),
+    } as vscode.Memento;
+    const shown = recordMessages();
+    try {
+      offerGettingStarted(memento, 'tiny-gemma2');
+      assert.equal(shown.messages.length, 0, 'offered although a model is set');
+      offerGettingStarted(memento, undefined);
+      offerGettingStarted(memento, undefined);
+    } finally {
+      shown.restore();
+    }
+    assert.equal(shown.messages.length, 1, `offered ${shown.messages.length} times: ${JSON.stringify(shown.messages)}`);
+    assert.equal(shown.messages[0].level, 'info');
+    assert.match(shown.messages[0].text, /Micro Steer steers a Gemma-2 model on this machine: choose its folder to start\./);
+    assert.deepEqual(shown.messages[0].actions, ['Select model folder', 'Get started']);
   });
 
   test('the walkthrough exists, and every button in it runs a command the extension registered', async () => {

@@ -45,6 +45,31 @@ export function readSettingsFile(): Record<string, unknown> {
   return JSON.parse(fs.readFileSync(path.join(folder.uri.fsPath, '.vscode', 'settings.json'), 'utf8')) as Record<string, unknown>;
 }
 
+/** The workspace's folder of plane record files, as the settings' `record` entries name them. */
+export function recordFolder(): string {
+  const folder = vscode.workspace.workspaceFolders?.[0];
+  assert.ok(folder);
+  return path.join(folder.uri.fsPath, '.vscode', 'microsteer', 'planes');
+}
+
+/** The planes setting as it is in the settings file on disk. */
+export function storedEntries(): Record<string, Record<string, unknown>> {
+  return (readSettingsFile()['microSteer.planes'] ?? {}) as Record<string, Record<string, unknown>>;
+}
+
+/**
+ * A stored plane read back from disk, joined here independently of the extension: its settings entry
+ * without `record`, and the fields of the record file it names (an inline entry is returned as it is).
+ */
+export function storedPlane(name: string): PlaneRecord {
+  const entry = storedEntries()[name];
+  assert.ok(entry, `no plane "${name}" in the settings file`);
+  if (entry.record === undefined) return entry as unknown as PlaneRecord;
+  const { record, ...plane } = entry;
+  const file = JSON.parse(fs.readFileSync(path.join(recordFolder(), String(record)), 'utf8')) as Record<string, unknown>;
+  return { ...plane, ...file } as unknown as PlaneRecord;
+}
+
 /** Base64 of little-endian float32s, encoded here independently of the extension. */
 export function base64Floats(values: ArrayLike<number>): string {
   const view = new DataView(new ArrayBuffer(values.length * 4));

@@ -1,7 +1,7 @@
 /**
- * "Micro Steer: Train steering from selection" in a real extension host on the tiny model: the record
- * lands in the workspace's .vscode/settings.json beside the settings that were already there, and
- * becomes the active plane. Expected values come from the tiny model's config.json and the text selected here.
+ * "Micro Steer: Train steering from selection" in a real extension host on the tiny model: the plane
+ * lands in the workspace's .vscode/settings.json beside the settings that were already there (its
+ * training record in the file the entry names), and becomes the active plane. Expected values come from the tiny model's config.json and the text selected here.
  */
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -10,7 +10,7 @@ import * as vscode from 'vscode';
 import type { MicroSteerApi } from '../../src/extension/extension';
 import type { PlaneRecord } from '../../src/protocol';
 import { ensureTinyModel } from '../fixtures/tinyModel';
-import { activateExtension, clearSuiteSettings, openEditor, readSettingsFile, recordMessages, setWorkspaceSettings, useTinyModel, waitFor } from './support';
+import { activateExtension, clearSuiteSettings, openEditor, readSettingsFile, recordMessages, setWorkspaceSettings, storedPlane, useTinyModel, waitFor } from './support';
 
 const LINES = ["Shall I compare thee to a summer's day?", '', 'All the world is a stage.', '   ', 'The course of true love never did run smooth.'];
 const STEPS = 3;
@@ -31,7 +31,7 @@ suite('Train steering from selection', () => {
     await vscode.workspace.getConfiguration('editor').update('tabSize', undefined, vscode.ConfigurationTarget.Workspace);
   });
 
-  test('trains on every selected line and stores the record in .vscode/settings.json', async () => {
+  test('trains on every selected line and stores the plane in .vscode/settings.json, its training record beside it', async () => {
     const model = await ensureTinyModel();
     const config = JSON.parse(fs.readFileSync(path.join(model, 'config.json'), 'utf8')) as { hidden_size: number; num_hidden_layers: number };
     const editor = await openEditor(LINES.join('\n'));
@@ -45,13 +45,12 @@ suite('Train steering from selection', () => {
 
     assert.ok(result, 'training returned nothing');
     const settings = readSettingsFile();
-    const planes = settings['microSteer.planes'] as Record<string, PlaneRecord>;
-    assert.deepEqual(planes['host shakespeare'], result.record);
+    assert.deepEqual(storedPlane('host shakespeare'), result.record);
     assert.equal(settings['microSteer.activePlane'], 'host shakespeare');
     assert.equal(settings['editor.tabSize'], 3, 'the other setting in the file was lost');
     assert.equal(settings['microSteer.training.steps'], STEPS);
 
-    const record = planes['host shakespeare'];
+    const record = storedPlane('host shakespeare');
     assert.equal(record.training.examples, 3, 'three non-blank lines were selected');
     assert.equal(record.training.steps, STEPS);
     assert.equal(record.training.useAveraging, true);
@@ -64,9 +63,41 @@ suite('Train steering from selection', () => {
     assert.equal(api.status().plane, 'host shakespeare');
   });
 
+  test('issue 12: the progress says the step, the loss as a share of the start and the time left', async () => {
+    const window = vscode.window as { withProgress: typeof vscode.window.withProgress };
+    const original = window.withProgress;
+    const shown: { title?: string; message?: string }[] = [];
+    // Passes every report on to VS Code's own progress, keeping a copy of what it said.
+    window.withProgress = ((options, task) =>
+      original(options, (progress, token) =>
+        task(
+          {
+            report: (value) => {
+              shown.push({ title: options.title, message: value.message });
+              progress.report(value);
+            },
+          },
+          token,
+        ),
+      )) as typeof original;
+    try {
+      const editor = await openEditor('The first line to learn.\nThe second line to learn.');
+      editor.selection = new vscode.Selection(0, 0, 1, 26);
+      assert.ok(await vscode.commands.executeCommand('microSteer.trainFromSelection', { name: 'host progress', useAveraging: true }));
+    } finally {
+      window.withProgress = original;
+    }
+    const training = shown.filter((s) => s.title === 'Micro Steer: training "host progress" on 2 examples');
+    const messages = training.map((s) => s.message);
+    assert.equal(messages[0], 'reading the examples…', JSON.stringify(shown));
+    assert.match(messages[1] ?? '', /^step 1\/3 · loss 100\.0% of the start · about \d+ (s|min) left$/);
+    assert.match(messages[2] ?? '', /^step 2\/3 · loss \d+(\.\d)?% of the start · about \d+ (s|min) left$/);
+    assert.match(messages[3] ?? '', /^step 3\/3 · loss \d+(\.\d)?% of the start$/, 'the last step has no time left');
+    assert.equal(messages.length, 4, JSON.stringify(messages));
+  });
+
   test('a second plane leaves the first one as it was', async () => {
-    const before = (readSettingsFile()['microSteer.planes'] as Record<string, PlaneRecord>)['host shakespeare'];
-    assert.ok(before, 'the previous test stores this plane');
+    const before = storedPlane('host shakespeare');
     const editor = await openEditor('A concept line about the sea.\n\nAnother line about the sea.');
     editor.selection = new vscode.Selection(0, 0, 2, 27);
 
@@ -74,9 +105,8 @@ suite('Train steering from selection', () => {
 
     assert.equal(result?.name, 'host sea');
     const settings = readSettingsFile();
-    const planes = settings['microSteer.planes'] as Record<string, PlaneRecord>;
-    assert.deepEqual(planes['host shakespeare'], before);
-    assert.equal(planes['host sea'].training.useAveraging, false);
+    assert.deepEqual(storedPlane('host shakespeare'), before);
+    assert.equal(storedPlane('host sea').training.useAveraging, false);
     assert.equal(settings['microSteer.activePlane'], 'host sea');
     assert.equal(settings['editor.tabSize'], 3);
   });
@@ -116,7 +146,7 @@ suite('Train steering from selection', () => {
       const steps = result.record.lossHistory.length;
       assert.ok(steps > 0 && steps < 100_000, `kept a plane of ${steps} steps`);
       assert.equal(result.record.training.steps, steps, 'the record says how many steps trained it');
-      assert.deepEqual((readSettingsFile()['microSteer.planes'] as Record<string, PlaneRecord>)['host kept'], result.record);
+      assert.deepEqual(storedPlane('host kept'), result.record);
       assert.equal(api.status().plane, 'host kept');
     } finally {
       await setWorkspaceSettings({ 'training.steps': STEPS });
@@ -140,6 +170,6 @@ suite('Train steering from selection', () => {
       replace: true,
     });
     assert.equal(replaced?.record.training.examples, 1);
-    assert.deepEqual((readSettingsFile()['microSteer.planes'] as Record<string, PlaneRecord>)['host sea'], replaced.record);
+    assert.deepEqual(storedPlane('host sea'), replaced.record);
   });
 });

@@ -5,6 +5,8 @@
  * settings, with steered inline completions on. It first types into a file and waits for ghost text
  * (no explicit trigger), then opens the panel from the command palette, keeps three alphas (0, 2 and 4),
  * types a prompt, clicks Generate and waits until text has arrived in all three columns, then saves a screenshot.
+ * After the theme screenshots it trains from the palette and checks the progress and the disabled Generate,
+ * then reloads the page to see the hidden-state view restored (busyAndRestore.ts).
  *
  *   node out/test/ui/panel.ui.js        (npm run test:ui builds and compiles first)
  *
@@ -23,6 +25,7 @@ import { PLANE_NAME, trainPlaneWithCli, writePlaneWorkspace } from '../harness/p
 import { repoRoot } from '../harness/repo';
 import { exitWith } from '../harness/entryPoint';
 import { runSession } from '../harness/session';
+import { diagnosticsRestoredAfterReload, trainingBlocksGenerate } from './busyAndRestore';
 import { ghostTextWhileTyping } from './ghostText';
 import { panelScreenshots } from './screenshots';
 import { runCommand, waitForStatusItem, waitForWorkbench, webviewContent } from './workbench';
@@ -166,7 +169,13 @@ async function main(): Promise<number> {
     const workspace = writePlaneWorkspace(path.join(session.dir, 'workspace'), record);
     fs.writeFileSync(path.join(workspace, NOTES_FILE), 'Shall I compare thee to a summer\'s day?\n');
     linkExtension(extensionsDirOf(session.stateDir), repoRoot);
-    const server = await session.startServer({ smokeTestDriver: false, userSettings: { 'microSteer.modelPath': model, 'microSteer.inlineCompletions.enabled': true } });
+    const server = await session.startServer({ smokeTestDriver: false, userSettings: {
+        'microSteer.modelPath': model,
+        'microSteer.inlineCompletions.enabled': true,
+        // Long enough to look at the panel while it trains; the test stops it ("Stop and keep").
+        'microSteer.training.steps': 100_000,
+      },
+    });
     const context = await session.launchBrowser({ width: 1400, height: 1000 });
     const page = context.pages()[0] ?? (await context.newPage());
     page.on('pageerror', (e) => console.error(`[browser] ${e.message}`));
@@ -176,6 +185,9 @@ async function main(): Promise<number> {
       console.log(`[ui] screenshot: ${SCREENSHOT}`);
       const widths = await panelScreenshots(page, panel, workspace, OUTPUT_DIR);
       step(`panel screenshots in light, dark and high contrast at ${widths.wide} px and ${widths.narrow} px wide: ${OUTPUT_DIR}/panel-*.png`);
+      await page.setViewportSize({ width: 1400, height: 1000 });
+      await trainingBlocksGenerate(page, NOTES_FILE, workspace);
+      await diagnosticsRestoredAfterReload(page);
     } catch (e) {
       await page.screenshot({ path: FAILURE_SCREENSHOT }).catch(() => undefined);
       throw new Error(`${(e as Error).message}\n[ui] screenshot of the failure: ${FAILURE_SCREENSHOT}`);

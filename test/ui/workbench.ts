@@ -13,8 +13,9 @@ export async function waitForWorkbench(page: Page, timeoutMs = 60_000): Promise<
 /**
  * Opens the command palette (F1) and runs the command titled `title` ("Category: Title"). The palette lists
  * an extension's commands from its manifest, before the extension runs, so this also activates it.
+ * With `asks`, the command opens a question of its own in the same widget: the palette is not waited on to close.
  */
-export async function runCommand(page: Page, title: string, timeoutMs = 30_000): Promise<void> {
+export async function runCommand(page: Page, title: string, timeoutMs = 30_000, asks = false): Promise<void> {
   const palette = page.locator('.quick-input-widget');
   const input = palette.locator('input.input');
   const row = palette.locator('.monaco-list-row', { hasText: title }).first();
@@ -39,7 +40,7 @@ export async function runCommand(page: Page, title: string, timeoutMs = 30_000):
     if (Date.now() > deadline) throw new Error(`the command palette did not list "${title}" within ${timeoutMs / 1000} s`);
   }
   await row.click();
-  await input.waitFor({ state: 'hidden', timeout: timeoutMs });
+  if (!asks) await input.waitFor({ state: 'hidden', timeout: timeoutMs });
 }
 
 /** Opens a workspace file by name through Quick Open, as a user does with Ctrl+P. */
