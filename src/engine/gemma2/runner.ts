@@ -202,8 +202,8 @@ export class Gemma2Runner {
     const bits = quantBits(format) as QuantBits;
     const fileOptions = { cacheDir: this.options.cacheDir, onProgress: this.options.onQuantize };
     const file = await quantizedWeightsFile(this.folder, bits, 'weights', fileOptions);
-    const transposed = differentiates ? await quantizedWeightsFile(this.folder, bits, 'transposed', fileOptions) : null;
-    if (transposed && transposed.dir !== file.dir) throw new InputError(`the quantized weights ${file.file} and ${transposed.file} must share a folder`);
+    // Graphs read both files from their own folder: the transposed part goes where the other one is.
+    const transposed = differentiates ? await quantizedWeightsFile(this.folder, bits, 'transposed', { ...fileOptions, dir: file.dir }) : null;
     return { dir: file.dir, weights: (g) => quantizedWeights(g, file, transposed) };
   }
 

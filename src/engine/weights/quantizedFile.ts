@@ -50,6 +50,14 @@ export interface QuantizeProgress {
   (done: number, total: number): void;
 }
 
+export interface QuantizedFileOptions {
+  /** Where the file goes when the model folder is read-only (default: the graphs' cache folder). */
+  cacheDir?: string;
+  onProgress?: QuantizeProgress;
+  /** The one folder to use: the other part's, since the graphs read both from their own folder. */
+  dir?: string;
+}
+
 /** The matrices that are quantized: every projection and the embedding (the norms stay float32). */
 export function quantizedMatrices(folder: ModelFolder): string[] {
   return [...gemma2TensorShapes(folder.config).entries()].filter(([, shape]) => shape.length === 2).map(([name]) => name);
@@ -60,7 +68,7 @@ export async function quantizedWeightsFile(
   folder: ModelFolder,
   bits: QuantBits,
   part: QuantizedPart,
-  options: { cacheDir?: string; onProgress?: QuantizeProgress } = {},
+  options: QuantizedFileOptions = {},
 ): Promise<QuantizedWeightsFile> {
   const entries = fileEntries(folder, bits, part);
   const header = encodeSafetensorsHeader(entries, {
@@ -73,7 +81,7 @@ export async function quantizedWeightsFile(
   });
   const size = header.length + entries.reduce((sum, e) => sum + entryBytes(e), 0);
   const name = `microsteer-weights-q${bits}${part === 'transposed' ? 't' : ''}-${folder.fingerprint.slice(0, 16)}.safetensors`;
-  const candidates = [folder.dir, path.resolve(options.cacheDir ?? defaultCacheDir())];
+  const candidates = options.dir ? [options.dir] : [folder.dir, path.resolve(options.cacheDir ?? defaultCacheDir())];
   for (const dir of candidates) {
     if (await isSameFile(path.join(dir, name), header, size)) return describe(folder, part, path.join(dir, name), header.length, entries, bits);
   }
@@ -89,7 +97,7 @@ export async function quantizedWeightsFile(
       removeStale(dir, name);
       return described;
     } catch (e) {
-      if (!isNotWritable(e) || dir !== candidates[0]) throw e;
+      if (!isNotWritable(e) || dir === candidates[candidates.length - 1]) throw e;
     }
   }
   throw new Error('unreachable: the cache folder either takes the file or throws');
