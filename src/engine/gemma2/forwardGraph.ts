@@ -10,14 +10,15 @@
  *   past_length [1] int64: how many of the slots hold earlier positions (this run's tokens take the next ones)
  *   plane_n [batch, hidden], plane_b [batch], alpha [batch], steer_mask [batch, seq] bool
  *   resid_add, ablate_dir [batch, layers, hidden]: residual-stream edits after each layer (residualEdits.ts)
- *   target_ids [batch, seq] int64 (only with `tokenNll`)
+ *   target_ids [batch, scored] int64: the token each of the first `scored` positions predicts (scored = 0
+ *     when no NLL is wanted: then its head costs nothing)
  * Outputs
  *   last_logits [batch, vocab]: soft-capped logits of each row's last position
  *   present.{i}.key, present.{i}.value [batch, kvHeads, seq, headDim]: this run's keys and values, which
  *     the caller writes into its cache (so no run copies the whole cache in or out)
  *   hook_residual, hook_y [batch, seq, hidden]: the residual stream before the MLP add and the
  *     unsteered post_feedforward_layernorm output at the hook layer (the train graph's inputs)
- *   token_nll [batch, seq] (only with `tokenNll`): -log p(target_ids[t] | positions <= t)
+ *   token_nll [batch, scored]: -log p(target_ids[t] | positions <= t)
  *   hidden_states.{k} [batch, seq, hidden], k = 0..layers: the residual stream after the embedding (k = 0)
  *     and after layer k-1 with that layer's edits (k = layers: before the final norm)
  *
@@ -28,7 +29,7 @@
 import type { ModelFolder } from '../model/types';
 import { InputError } from '../errors';
 import { GraphBuilder, type ComputeDType, type Tensor } from '../onnx/graph';
-import { slice, squeeze, unsqueeze } from '../onnx/ops';
+import { slice, sliceBetween, squeeze, unsqueeze } from '../onnx/ops';
 import { decoderLayer, embed, layerContext, logits, tokenNll, type ModelWeights } from './layers';
 import { modelWeights } from '../weights/graphWeights';
 import { editResidual } from './residualEdits';
@@ -38,11 +39,6 @@ export interface ForwardGraphOptions {
   hookLayer: number;
   /** Default float32; float64 exists for tight finite-difference checks. */
   computeDtype?: ComputeDType;
-  /**
-   * Adds target_ids and token_nll: the logits of every position, which costs a [batch, seq, vocab]
-   * tensor, so it is a separate graph from the one generation uses.
-   */
-  tokenNll?: boolean;
   /** How the graph reads the weights (default: the model folder's, dense in the compute dtype). */
   weights?: (g: GraphBuilder) => ModelWeights;
 }
@@ -65,7 +61,7 @@ export function checkHookLayer(folder: ModelFolder, hookLayer: number): void {
 export function buildForwardGraph(folder: ModelFolder, options: ForwardGraphOptions): GraphBuilder {
   checkHookLayer(folder, options.hookLayer);
   const c = folder.config;
-  const g = new GraphBuilder({ computeDtype: options.computeDtype, name: options.tokenNll ? 'gemma2-forward-nll' : 'gemma2-forward' });
+  const g = new GraphBuilder({ computeDtype: options.computeDtype, name: 'gemma2-forward' });
   const dtype = g.computeDtype;
 
   const inputIds = g.input('input_ids', 'int64', ['batch', 'seq']);
@@ -85,7 +81,7 @@ export function buildForwardGraph(folder: ModelFolder, options: ForwardGraphOpti
     add: g.input('resid_add', dtype, ['batch', c.numHiddenLayers, c.hiddenSize]),
     ablate: g.input('ablate_dir', dtype, ['batch', c.numHiddenLayers, c.hiddenSize]),
   };
-  const targetIds = options.tokenNll ? g.input('target_ids', 'int64', ['batch', 'seq']) : null;
+  const targetIds = g.input('target_ids', 'int64', ['batch', 'scored']);
 
   const cache = { slots: 'past', filled: g.input('past_length', 'int64', [1]) };
   const ctx = layerContext(c, options.weights?.(g) ?? modelWeights(g, folder), positionIds, attentionMask, cache);
@@ -106,6 +102,7 @@ export function buildForwardGraph(folder: ModelFolder, options: ForwardGraphOpti
   }
 
   g.output('last_logits', logits(ctx, squeeze(slice(hidden, 1, -1), [1])));
-  if (targetIds) g.output('token_nll', tokenNll(logits(ctx, hidden), targetIds));
+  // One graph (and one session, one copy of the weights) for generation and scoring alike.
+  g.output('token_nll', tokenNll(logits(ctx, sliceBetween(hidden, 1, 0, 'scored', 'scored')), targetIds));
   return g;
 }

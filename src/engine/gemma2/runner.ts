@@ -129,7 +129,7 @@ export interface PlaneValues {
   b: number;
 }
 
-type GraphRole = 'forward' | 'forward-nll' | 'train' | 'train-loss';
+type GraphRole = 'forward' | 'train' | 'train-loss';
 
 export class Gemma2Runner {
   /** Where the sessions run, and why not on CUDA when that was tried and failed. */
@@ -177,7 +177,7 @@ export class Gemma2Runner {
     const options = { hookLayer: this.hookLayer, computeDtype: this.computeDtype, weights: source.weights };
     const graph: GraphBuilder = training
       ? buildTrainGraph(this.folder, { ...options, gradients: role === 'train' })
-      : buildForwardGraph(this.folder, { ...options, tokenNll: role === 'forward-nll' });
+      : buildForwardGraph(this.folder, options);
     const suffix = this.computeDtype === 'float64' ? '-f64' : this.weights.format === 'f32' ? '' : `-${this.weights.format}`;
     const compiled = compileGraph(graph, { modelDir: source.dir, name: `${role}-l${this.hookLayer}${suffix}`, cacheDir: this.options.cacheDir });
     const device = this.weights.format === 'stored' ? 'cuda' : this.options.device;
@@ -243,7 +243,7 @@ export class Gemma2Runner {
     const padded = padRowsLeft(rows, this.folder.config);
     const empty = this.emptyCache(padded.batch, options.edits);
     const fetches = ['last_logits', ...this.presentNames(), ...(options.hookSites ? ['hook_residual', 'hook_y'] : [])];
-    const out = await this.runForward('forward', padded, empty, steer, fetches);
+    const out = await this.runForward(padded, empty, steer, fetches);
     const step: ForwardStep = { logits: out.last_logits.data as FloatArray, cache: this.cacheAfter(padded, empty, out, options.reserve ?? 0) };
     if (options.hookSites) step.hookSites = this.unpadHookSites(padded, out);
     return step;
@@ -261,7 +261,7 @@ export class Gemma2Runner {
       positions: BigInt64Array.from(cache.nextPosition, BigInt),
       offsets: new Array<number>(cache.batch).fill(0),
     };
-    const out = await this.runForward('forward', step, cache, steer, ['last_logits', ...this.presentNames()]);
+    const out = await this.runForward(step, cache, steer, ['last_logits', ...this.presentNames()]);
     return { logits: out.last_logits.data as FloatArray, cache: this.cacheAfter(step, cache, out, cache.capacity) };
   }
 
@@ -276,14 +276,14 @@ export class Gemma2Runner {
       if (!Number.isInteger(k) || k < 0 || k > layers) throw new InputError(`hidden state ${k} does not exist: 0 is the embedding, 1 to ${layers} the layers' outputs`);
     }
     const padded = padRowsLeft(rows, this.folder.config);
-    const out = await this.runForward('forward', padded, this.emptyCache(padded.batch, options.edits), options.steer, states.map(hiddenStateName));
+    const out = await this.runForward(padded, this.emptyCache(padded.batch, options.edits), options.steer, states.map(hiddenStateName));
     return padded.offsets.map((_, i) => new Map(states.map((k) => [k, this.unpadRow(padded, out[hiddenStateName(k)].data as FloatArray, i)])));
   }
 
   /** The unsteered hook-site values of every token of each row: what training caches. */
   async hookActivations(rows: readonly ArrayLike<number>[]): Promise<HookSites[]> {
     const padded = padRowsLeft(rows, this.folder.config);
-    const out = await this.runForward('forward', padded, this.emptyCache(padded.batch), undefined, ['hook_residual', 'hook_y']);
+    const out = await this.runForward(padded, this.emptyCache(padded.batch), undefined, ['hook_residual', 'hook_y']);
     return this.unpadHookSites(padded, out);
   }
 
@@ -305,7 +305,7 @@ export class Gemma2Runner {
     for (let i = 0; i < padded.batch; i++) {
       for (let t = 0; t + 1 < padded.seq; t++) targets[i * padded.seq + t] = padded.ids[i * padded.seq + t + 1];
     }
-    const out = await this.runForward('forward-nll', padded, this.emptyCache(padded.batch, edits), steer, ['last_logits', 'token_nll'], targets);
+    const out = await this.runForward(padded, this.emptyCache(padded.batch, edits), steer, ['last_logits', 'token_nll'], targets);
     const vocab = this.folder.config.vocabSize;
     const nll = out.token_nll.data as FloatArray;
     return rows.map((row, i) => {
@@ -409,7 +409,6 @@ export class Gemma2Runner {
   }
 
   private async runForward(
-    role: 'forward' | 'forward-nll',
     rows: PaddedRows,
     cache: KvCache,
     steer: readonly (SteerRow | null | undefined)[] | undefined,
@@ -444,8 +443,8 @@ export class Gemma2Runner {
       feeds[pastKeyName(i)] = this.hostFloats(cache.keys[i], cacheDims);
       feeds[pastValueName(i)] = this.hostFloats(cache.values[i], cacheDims);
     }
-    if (targets) feeds.target_ids = i64(targets, [batch, seq]);
-    return checkFiniteOutputs(await runSession(await this.session(role), feeds, fetches), fetches);
+    feeds.target_ids = targets ? i64(targets, [batch, seq]) : i64([], [batch, 0]);
+    return checkFiniteOutputs(await runSession(await this.session('forward'), feeds, fetches), fetches);
   }
 
   private presentNames(): string[] {

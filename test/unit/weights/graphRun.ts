@@ -31,6 +31,7 @@ export async function runForwardOnce(folder: ModelFolder, ids: readonly number[]
     steer_mask: bool(new Array(seq).fill(0), [1, seq]),
     resid_add: zeros([1, c.numHiddenLayers, c.hiddenSize]),
     ablate_dir: zeros([1, c.numHiddenLayers, c.hiddenSize]),
+    target_ids: i64([], [1, 0]),
   };
   for (let i = 0; i < c.numHiddenLayers; i++) {
     feeds[`past.${i}.key`] = zeros([1, c.numKeyValueHeads, 0, c.headDim]);
