@@ -11,10 +11,12 @@ import { openModelFolder } from '../../src/engine/model/modelFolder';
 import { measureReadBandwidth } from './bandwidth';
 import { formatBench } from './formatBench';
 import { graphBench } from './graphBench';
+import { llamaBench, type PeerResult } from './llamaBench';
 import { benchModel, BENCH_MODELS, DEFAULT_BENCH_MODELS, LIGHT_BENCH_MODELS } from './models';
 import { formatTable, machineFacts, writeReport, type Measurement } from './report';
 import type { BenchFormat } from './roofline';
 import { steeringBench } from './steeringBench';
+import { evaluateTargets, formatTargets, type Target } from './targets';
 
 const FORMATS: readonly BenchFormat[] = ['f32', 'int8', 'int4'];
 
@@ -46,19 +48,31 @@ async function main(): Promise<void> {
   const measurements: Measurement[] = [
     { model: '-', metric: 'memory read bandwidth', value: bandwidth.bytesPerSecond / 1e9, unit: 'GB/s', detail: `${threads} threads, memcmp of 512 MiB per thread, best of 3` },
   ];
+  const targets: Target[] = [];
   for (const model of models) {
     const dir = await benchModel(model);
     const folder = await openModelFolder(dir);
     console.error(`benchmarking ${model} (${dir})`);
-    measurements.push(...(await formatBench(model, dir, folder.config, formats, { repeat, threads, bandwidth })).measurements);
+    const ours = await formatBench(model, dir, folder.config, formats, { repeat, threads, bandwidth });
+    measurements.push(...ours.measurements);
+    let peers: PeerResult[] = [];
+    if (!values['no-peer']) {
+      const peer = await llamaBench(model, folder, ours.results, { repeat, threads, bandwidth });
+      measurements.push(...peer.measurements);
+      peers = peer.results;
+    }
     if (LIGHT_BENCH_MODELS.includes(model)) {
       measurements.push(...(await graphBench(model, dir, repeat)));
       measurements.push(...(await steeringBench(model, dir, { repeat, recipeSteps })));
+    } else {
+      console.error(`${model}: graph and steering benches skipped (they open float32 sessions of every graph)`);
     }
+    targets.push(...evaluateTargets({ model, config: folder.config, formats: ours.results, peers, measurements, bandwidth }));
   }
   const file = path.resolve(__dirname, '..', '..', '..', 'test-output', 'bench', 'report.json');
-  writeReport(measurements, file, { machineBefore, threads, formats });
+  writeReport(measurements, file, { machineBefore, threads, formats, targets });
   console.log(formatTable(measurements));
+  console.log(`\n${formatTargets(targets)}`);
   console.log(`\nreport: ${file}`);
 }
 
