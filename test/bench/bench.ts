@@ -5,6 +5,7 @@
  *   --formats f32,int8,int4  --threads N (default 2, for us and llama.cpp)  --repeat N
  *   --recipe-steps N (default 500, the method's)  --no-peer (skip llama.cpp)
  */
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { openModelFolder } from '../../src/engine/model/modelFolder';
@@ -43,16 +44,15 @@ async function main(): Promise<void> {
   const repeat = Number(values.repeat ?? 5);
   const recipeSteps = Number(values['recipe-steps'] ?? 500);
   const machineBefore = machineFacts();
-  const bandwidth = await measureReadBandwidth(threads);
-  console.error(`memory read bandwidth: ${(bandwidth.bytesPerSecond / 1e9).toFixed(1)} GB/s with ${threads} threads`);
-  const measurements: Measurement[] = [
-    { model: '-', metric: 'memory read bandwidth', value: bandwidth.bytesPerSecond / 1e9, unit: 'GB/s', detail: `${threads} threads, memcmp of 512 MiB per thread, best of 3` },
-  ];
+  const measurements: Measurement[] = [];
   const targets: Target[] = [];
   for (const model of models) {
     const dir = await benchModel(model);
     const folder = await openModelFolder(dir);
     console.error(`benchmarking ${model} (${dir})`);
+    // Just before the model's runs: other work on the machine changes it within a run.
+    const bandwidth = await measureReadBandwidth(threads);
+    measurements.push({ model, metric: 'memory read bandwidth', value: bandwidth.bytesPerSecond / 1e9, unit: 'GB/s', detail: `${threads} threads, memcmp of 512 MiB per thread, best of 3; the rooflines below` });
     const ours = await formatBench(model, dir, folder.config, formats, { repeat, threads, bandwidth });
     measurements.push(...ours.measurements);
     let peers: PeerResult[] = [];
@@ -71,6 +71,8 @@ async function main(): Promise<void> {
   }
   const file = path.resolve(__dirname, '..', '..', '..', 'test-output', 'bench', 'report.json');
   writeReport(measurements, file, { machineBefore, threads, formats, targets });
+  const load = (facts: Record<string, unknown>) => (facts.loadAverage as number[]).join(' / ');
+  console.log(`machine: ${os.cpus().length} CPUs; load average (1 / 5 / 15 min) ${load(machineBefore)} before, ${load(machineFacts())} after`);
   console.log(formatTable(measurements));
   console.log(`\n${formatTargets(targets)}`);
   console.log(`\nreport: ${file}`);
