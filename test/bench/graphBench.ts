@@ -1,6 +1,7 @@
 /**
- * The compiled graphs' costs (issue 3): compile and session-load time, prefill and decode throughput
- * (batch 1 and 4), and a training step against a forward pass of the same upper layers.
+ * The compiled graphs' costs (issue 3): compile and session-load time, and a training step against a
+ * forward pass of the same upper layers. Prefill and decode are measured per weights format in
+ * formatBench.ts.
  */
 import { rmSync, readdirSync } from 'node:fs';
 import * as path from 'node:path';
@@ -12,12 +13,8 @@ import { openModelFolder } from '../../src/engine/model/modelFolder';
 import { compileGraph } from '../../src/engine/onnx/compileCache';
 import { createSession } from '../../src/engine/runtime/session';
 import { SeededRandom } from '../../src/engine/random';
+import { benchIds } from './prompts';
 import { medianMs, timeMs, type Measurement } from './report';
-
-function ids(count: number, seed: number): number[] {
-  const rng = new SeededRandom(seed);
-  return [2, ...Array.from({ length: count - 1 }, () => rng.integer(3, 20000))];
-}
 
 export async function graphBench(model: string, dir: string, repeat: number): Promise<Measurement[]> {
   const out: Measurement[] = [];
@@ -40,22 +37,7 @@ export async function graphBench(model: string, dir: string, repeat: number): Pr
 
   const runner = await Gemma2Runner.open(folder, { device: 'cpu', hookLayer });
   try {
-    const prompt = ids(128, 1);
-    const prefillMs = await medianMs(repeat, () => runner.prefill([prompt]));
-    add('prefill', (prompt.length / prefillMs) * 1000, 'tokens/s', `batch 1, ${prompt.length} tokens, median of ${repeat}`);
-
-    const steps = 32;
-    for (const batch of [1, 4]) {
-      const rows = Array.from({ length: batch }, (_, i) => ids(16, 10 + i));
-      const decodeMs = await medianMs(repeat, async () => {
-        let step = await runner.prefill(rows);
-        for (let s = 0; s < steps; s++) step = await runner.decode(step.cache, rows.map((_, i) => 3 + ((s + i) % 1000)));
-      });
-      const prefill = await medianMs(repeat, () => runner.prefill(rows));
-      add(`decode batch ${batch}`, ((batch * steps) / (decodeMs - prefill)) * 1000, 'tokens/s', `${steps} steps after a 16-token prefill, median of ${repeat}`);
-    }
-
-    const examples = Array.from({ length: 4 }, (_, i) => ids(24, 100 + i));
+    const examples = Array.from({ length: 4 }, (_, i) => benchIds(24, 100 + i));
     const sites = await runner.hookActivations(examples);
     const rows: TrainRow[] = examples.map((e, i) => ({ ids: e, ...sites[i] }));
     const rng = new SeededRandom(7);

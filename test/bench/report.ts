@@ -5,6 +5,8 @@ import * as path from 'node:path';
 
 export interface Measurement {
   model: string;
+  /** The weights format or llama.cpp file measured, where one was. */
+  weights?: string;
   metric: string;
   value: number;
   unit: string;
@@ -31,21 +33,40 @@ export async function timeMs(run: () => Promise<unknown> | unknown): Promise<num
   return performance.now() - t0;
 }
 
-export function writeReport(measurements: Measurement[], file: string): void {
+/** The machine as the report describes it; the load averages say how busy it was around the run. */
+export function machineFacts(): Record<string, unknown> {
+  return {
+    cpus: os.cpus().length,
+    cpuModel: os.cpus()[0]?.model,
+    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+    availableGiB: Math.round((os.freemem() / 2 ** 30) * 10) / 10,
+    loadAverage: os.loadavg().map((l) => Math.round(l * 100) / 100),
+    node: process.version,
+  };
+}
+
+/** The JSON report: measurements and any further sections (targets, comparisons), with the machine before and after. */
+export function writeReport(measurements: Measurement[], file: string, sections: Record<string, unknown> = {}): void {
   mkdirSync(path.dirname(file), { recursive: true });
-  const machine = { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memoryGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version };
-  writeFileSync(file, JSON.stringify({ createdAt: new Date().toISOString(), machine, measurements }, null, 2) + '\n');
+  writeFileSync(file, JSON.stringify({ createdAt: new Date().toISOString(), machine: machineFacts(), measurements, ...sections }, null, 2) + '\n');
 }
 
 export function formatTable(measurements: Measurement[]): string {
-  const rows = measurements.map((m) => [m.model, m.metric, formatValue(m.value), m.unit, m.detail]);
-  const header = ['model', 'metric', 'value', 'unit', 'how'];
+  return textTable(
+    ['model', 'weights', 'metric', 'value', 'unit', 'how'],
+    measurements.map((m) => [m.model, m.weights ?? '-', m.metric, formatValue(m.value), m.unit, m.detail]),
+    [3],
+  );
+}
+
+/** Aligned columns with a rule under the header; columns in `rightAligned` are padded on the left. */
+export function textTable(header: string[], rows: string[][], rightAligned: number[] = []): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === 2 ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ').trimEnd();
+  const line = (cells: string[]) => cells.map((c, i) => (rightAligned.includes(i) ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ').trimEnd();
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
 }
 
-function formatValue(v: number): string {
+export function formatValue(v: number): string {
   if (!Number.isFinite(v)) return String(v);
   const abs = Math.abs(v);
   return abs >= 100 ? v.toFixed(0) : abs >= 10 ? v.toFixed(1) : abs >= 1 ? v.toFixed(2) : v.toPrecision(3);

@@ -1,0 +1,104 @@
+/**
+ * One weights format of one model, alone in its process (see childProcess.ts): the one-time
+ * quantization when its file is not there yet, load (opening the folder and the forward session),
+ * time to the first token of the prefill prompt, prefill and decode throughput, and a greedy
+ * continuation for the agreement check with llama.cpp.
+ */
+import { statSync } from 'node:fs';
+import { Gemma2Runner, type FloatArray } from '../../src/engine/gemma2/runner';
+import { openModelFolder } from '../../src/engine/model/modelFolder';
+import { quantizedWeightsFile } from '../../src/engine/weights/quantizedFile';
+import { childMain } from './childProcess';
+import { decodePrompt, decodeToken, GREEDY_PROMPT, PREFILL_PROMPT, WORKLOAD } from './prompts';
+import { medianMs } from './report';
+import type { BenchFormat } from './roofline';
+
+export interface FormatRunArgs {
+  dir: string;
+  format: BenchFormat;
+  repeat: number;
+  threads: number;
+}
+
+export interface EngineRun {
+  /** The one-time quantization of this run, null when the file was already there (or f32). */
+  quantizeMs: number | null;
+  loadMs: number;
+  firstTokenMs: number;
+  prefillTokensPerSecond: number;
+  /** By batch size. */
+  decodeTokensPerSecond: Record<string, number>;
+  greedy: number[];
+  /** Per greedy step: the top logit minus the runner-up, to judge how fragile a tie is. */
+  greedyMargins: number[];
+  weightsReason: string;
+  peakRssBytes: number;
+}
+
+/** The best id of row `row` and its lead over the second best. */
+function top(logits: FloatArray, vocab: number, row = 0): { id: number; margin: number } {
+  let best = -Infinity;
+  let second = -Infinity;
+  let id = 0;
+  for (let v = 0; v < vocab; v++) {
+    const x = logits[row * vocab + v];
+    if (x > best) [second, best, id] = [best, x, v];
+    else if (x > second) second = x;
+  }
+  return { id, margin: best - second };
+}
+
+async function run(args: FormatRunArgs): Promise<Omit<EngineRun, 'peakRssBytes'>> {
+  const folder = await openModelFolder(args.dir);
+  const vocab = folder.config.vocabSize;
+  let quantizeMs: number | null = null;
+  if (args.format !== 'f32') {
+    const t0 = Date.now();
+    const file = await quantizedWeightsFile(folder, args.format === 'int8' ? 8 : 4, 'weights');
+    if (statSync(file.file).mtimeMs >= t0) quantizeMs = Date.now() - t0;
+  }
+
+  const t0 = performance.now();
+  const runner = await Gemma2Runner.open(folder, { device: 'cpu', weights: args.format, intraOpNumThreads: args.threads });
+  const loadMs = performance.now() - t0;
+  try {
+    top((await runner.prefill([PREFILL_PROMPT])).logits, vocab);
+    const firstTokenMs = performance.now() - t0;
+    const prefillMs = await medianMs(args.repeat, () => runner.prefill([PREFILL_PROMPT]));
+
+    const decodeTokensPerSecond: Record<string, number> = {};
+    for (const batch of [1, 4]) {
+      const rows = Array.from({ length: batch }, (_, i) => decodePrompt(i));
+      const withDecode = await medianMs(args.repeat, async () => {
+        let step = await runner.prefill(rows);
+        for (let s = 0; s < WORKLOAD.decodeSteps; s++) step = await runner.decode(step.cache, rows.map((_, i) => decodeToken(s, i)));
+      });
+      const prefillOnly = await medianMs(args.repeat, () => runner.prefill(rows));
+      decodeTokensPerSecond[batch] = ((batch * WORKLOAD.decodeSteps) / (withDecode - prefillOnly)) * 1000;
+    }
+
+    const greedy: number[] = [];
+    const greedyMargins: number[] = [];
+    let step = await runner.prefill([GREEDY_PROMPT]);
+    for (let s = 0; s < WORKLOAD.greedyTokens; s++) {
+      const next = top(step.logits, vocab);
+      greedy.push(next.id);
+      greedyMargins.push(next.margin);
+      if (s + 1 < WORKLOAD.greedyTokens) step = await runner.decode(step.cache, [next.id]);
+    }
+    return {
+      quantizeMs,
+      loadMs,
+      firstTokenMs,
+      prefillTokensPerSecond: (PREFILL_PROMPT.length / prefillMs) * 1000,
+      decodeTokensPerSecond,
+      greedy,
+      greedyMargins,
+      weightsReason: runner.weights.reason,
+    };
+  } finally {
+    await runner.release();
+  }
+}
+
+if (require.main === module) childMain(run);
