@@ -61,11 +61,13 @@ async function main(): Promise<void> {
       measurements.push(...peer.measurements);
       peers = peer.results;
     }
-    if (LIGHT_BENCH_MODELS.includes(model)) {
-      measurements.push(...(await graphBench(model, dir, repeat)));
-      measurements.push(...(await steeringBench(model, dir, { repeat, recipeSteps })));
+    // A model too large for float32 sessions of every graph runs them in its first quantized format.
+    const weights = LIGHT_BENCH_MODELS.includes(model) ? 'f32' : formats.find((f) => f !== 'f32');
+    if (weights) {
+      measurements.push(...(await graphBench(model, dir, repeat, weights)));
+      measurements.push(...(await steeringBench(model, dir, { repeat, recipeSteps, weights })));
     } else {
-      console.error(`${model}: graph and steering benches skipped (they open float32 sessions of every graph)`);
+      console.error(`${model}: graph and steering benches skipped (float32 sessions of every graph do not fit; add --formats int8)`);
     }
     targets.push(...evaluateTargets({ model, config: folder.config, formats: ours.results, peers, measurements, bandwidth }));
   }

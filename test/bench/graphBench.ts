@@ -10,32 +10,26 @@ import { buildForwardGraph } from '../../src/engine/gemma2/forwardGraph';
 import { buildTrainGraph } from '../../src/engine/gemma2/trainGraph';
 import { defaultHookLayer } from '../../src/engine/model/config';
 import { openModelFolder } from '../../src/engine/model/modelFolder';
+import type { ModelFolder } from '../../src/engine/model/types';
+import type { WeightsFormat } from '../../src/engine/weights/weightsFormat';
 import { compileGraph } from '../../src/engine/onnx/compileCache';
 import { createSession } from '../../src/engine/runtime/session';
 import { SeededRandom } from '../../src/engine/random';
 import { benchIds } from './prompts';
 import { medianMs, timeMs, type Measurement } from './report';
 
-export async function graphBench(model: string, dir: string, repeat: number): Promise<Measurement[]> {
+/**
+ * `weights` is the format of the training-step comparison; the compile and session-load times are the
+ * float32 graphs' (measured only with f32: a model too large for float32 sessions is run quantized).
+ */
+export async function graphBench(model: string, dir: string, repeat: number, weights: WeightsFormat = 'f32'): Promise<Measurement[]> {
   const out: Measurement[] = [];
-  const add = (metric: string, value: number, unit: string, detail: string) => out.push({ model, metric, value, unit, detail });
+  const add = (metric: string, value: number, unit: string, detail: string) => out.push({ model, weights, metric, value, unit, detail });
   const folder = await openModelFolder(dir);
   const hookLayer = defaultHookLayer(folder.config);
+  if (weights === 'f32') await compileAndLoad(folder, hookLayer, add);
+  const runner = await Gemma2Runner.open(folder, { device: 'cpu', hookLayer, weights });
 
-  // A cold compile: remove earlier compiled graphs so that the file is written again.
-  for (const f of readdirSync(dir)) if (/^microsteer-.*\.onnx$/.test(f)) rmSync(path.join(dir, f));
-  let forward!: ReturnType<typeof compileGraph>;
-  let train!: ReturnType<typeof compileGraph>;
-  add('compile forward graph', await timeMs(() => (forward = compileGraph(buildForwardGraph(folder, { hookLayer }), { modelDir: dir, name: `forward-l${hookLayer}` }))), 'ms', 'build + serialise + write');
-  add('compile train graph', await timeMs(() => (train = compileGraph(buildTrainGraph(folder, { hookLayer }), { modelDir: dir, name: `train-l${hookLayer}` }))), 'ms', 'build + autodiff + serialise + write');
-  for (const [name, compiled] of [['forward', forward], ['train', train]] as const) {
-    const t0 = performance.now();
-    const { session } = await createSession(compiled.source, { device: 'cpu' });
-    add(`load ${name} session`, performance.now() - t0, 'ms', 'onnxruntime CPU');
-    await session.release();
-  }
-
-  const runner = await Gemma2Runner.open(folder, { device: 'cpu', hookLayer });
   try {
     const examples = Array.from({ length: 4 }, (_, i) => benchIds(24, 100 + i));
     const sites = await runner.hookActivations(examples);
@@ -53,4 +47,21 @@ export async function graphBench(model: string, dir: string, repeat: number): Pr
     await runner.release();
   }
   return out;
+}
+
+/** Cold compiles of the float32 forward and train graphs, and opening their sessions. */
+async function compileAndLoad(folder: ModelFolder, hookLayer: number, add: (metric: string, value: number, unit: string, detail: string) => void): Promise<void> {
+  const dir = folder.dir;
+  // Remove earlier compiled graphs so that the files are written again.
+  for (const f of readdirSync(dir)) if (/^microsteer-.*\.onnx$/.test(f)) rmSync(path.join(dir, f));
+  let forward!: ReturnType<typeof compileGraph>;
+  let train!: ReturnType<typeof compileGraph>;
+  add('compile forward graph', await timeMs(() => (forward = compileGraph(buildForwardGraph(folder, { hookLayer }), { modelDir: dir, name: `forward-l${hookLayer}` }))), 'ms', 'build + serialise + write');
+  add('compile train graph', await timeMs(() => (train = compileGraph(buildTrainGraph(folder, { hookLayer }), { modelDir: dir, name: `train-l${hookLayer}` }))), 'ms', 'build + autodiff + serialise + write');
+  for (const [name, compiled] of [['forward', forward], ['train', train]] as const) {
+    const t0 = performance.now();
+    const { session } = await createSession(compiled.source, { device: 'cpu' });
+    add(`load ${name} session`, performance.now() - t0, 'ms', 'onnxruntime CPU');
+    await session.release();
+  }
 }

@@ -13,6 +13,7 @@ import { encodePlaneVector } from '../../src/engine/plane';
 import { SeededRandom } from '../../src/engine/random';
 import { loadTokenizer, type Tokenizer } from '../../src/engine/tokenizer';
 import { trainPlane } from '../../src/engine/train/trainer';
+import type { WeightsFormat } from '../../src/engine/weights/weightsFormat';
 import { medianMs, timeMs, type Measurement } from './report';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
@@ -33,15 +34,18 @@ export interface SteeringBenchOptions {
   repeat: number;
   /** Steps of the original recipe (19 examples, notebook mode); 500 is the method's. */
   recipeSteps: number;
+  /** The weights format (default f32). */
+  weights?: WeightsFormat;
 }
 
 export async function steeringBench(model: string, dir: string, options: SteeringBenchOptions): Promise<Measurement[]> {
   const out: Measurement[] = [];
-  const add = (metric: string, value: number, unit: string, detail: string) => out.push({ model, metric, value, unit, detail });
+  const weights = options.weights ?? 'f32';
+  const add = (metric: string, value: number, unit: string, detail: string) => out.push({ model, weights, metric, value, unit, detail });
   const folder = await openModelFolder(dir);
   const layer = defaultHookLayer(folder.config);
   const tokenizer: Tokenizer = await loadTokenizer(dir);
-  const runner = await Gemma2Runner.open(folder, { device: 'cpu', hookLayer: layer });
+  const runner = await Gemma2Runner.open(folder, { device: 'cpu', hookLayer: layer, weights });
   try {
     // Training: sequence mode on 4 examples, a learning rate that moves within a short run.
     const examples = demoLines('shakespeare.txt').slice(0, 4);

@@ -63,7 +63,7 @@ export function evaluateTargets(inputs: TargetInputs): Target[] {
   target('steering <= 2% over unsteered', metric('steered / unsteered generation'), 1.02, true, ratio);
   target('training step <= 2.5 x the forward of the layers above the hook', metric('train step / forward of the same layers'), 2.5, true, ratio);
   const recipe = inputs.measurements.find((m) => m.model === model && m.metric.startsWith('original recipe'));
-  out.push({ model, goal: "the method's recipe (19 examples, 500 steps): report the time", measured: recipe ? `${formatValue(recipe.value)} s (f32, ${recipe.metric})` : '-', status: recipe ? 'reported' : 'not measured' });
+  out.push({ model, goal: "the method's recipe (19 examples, 500 steps): report the time", measured: recipe ? `${formatValue(recipe.value)} s (${recipe.weights ?? 'f32'}, ${recipe.metric})` : '-', status: recipe ? 'reported' : 'not measured' });
   return out;
 }
 
