@@ -64,3 +64,9 @@ export async function writeWholeFileFrom(file: string, produce: (handle: FileHan
 function temporaryName(file: string): string {
   return path.join(path.dirname(file), `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
 }
+
+/** Whether a write failed because the folder cannot be written (read-only, or not ours), not for another reason. */
+export function isNotWritable(e: unknown): boolean {
+  const code = (e as NodeJS.ErrnoException).code;
+  return code === 'EACCES' || code === 'EPERM' || code === 'EROFS';
+}

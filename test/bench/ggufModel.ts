@@ -7,11 +7,9 @@
  * our matching format; norms stay F32. Converted once per model fingerprint under .cache/bench-models.
  */
 import { existsSync, mkdirSync, statSync } from 'node:fs';
-import { open } from 'node:fs/promises';
 import * as path from 'node:path';
-import { readExactly } from '../../src/engine/model/safetensors';
-import { decodeTensor } from '../../src/engine/model/tensorData';
-import type { ModelFolder, TensorLocation } from '../../src/engine/model/types';
+import { readTensorRows } from '../../src/engine/model/tensorData';
+import type { ModelFolder } from '../../src/engine/model/types';
 import { writeWholeFileFrom } from '../../src/engine/wholeFile';
 import { encodeGgml, ggmlRowBytes, GGML_TYPE, LLAMA_FTYPE } from './ggmlBlocks';
 import { encodeGgufHeader, type GgufMetadata, type GgufTensorInfo } from './ggufHeader';
@@ -71,16 +69,6 @@ function hyperparameters(folder: ModelFolder, format: GgufFormat): GgufMetadata[
   ];
 }
 
-/** Rows [first, first + count) of a model tensor as float32. */
-async function readRows(loc: TensorLocation, first: number, count: number, cols: number): Promise<Float32Array> {
-  const element = loc.byteLength / loc.shape.reduce((a, d) => a * d, 1);
-  const handle = await open(loc.file, 'r');
-  try {
-    return decodeTensor(await readExactly(handle, loc.offset + first * cols * element, count * cols * element, loc.file), loc.dtype);
-  } finally {
-    await handle.close();
-  }
-}
 
 /**
  * The GGUF file of the model in `format` under `cacheDir`, converted first when it is not there. Checks
@@ -113,7 +101,7 @@ export async function ggufModel(folder: ModelFolder, format: GgufFormat, cacheDi
       const step = Math.max(1, Math.floor(PIECE_VALUES / cols));
       for (let r = 0; r < rows; r += step) {
         const count = Math.min(step, rows - r);
-        const values = await readRows(t, r, count, cols);
+        const values = await readTensorRows(t, r, count);
         let bytes: Uint8Array;
         if (t.shape.length === 1) {
           for (let j = 0; j < values.length; j++) values[j] += 1;

@@ -24,6 +24,18 @@ export async function readTensor(loc: TensorLocation): Promise<Float32Array> {
   }
 }
 
+/** Rows [first, first + count) of a tensor as float32 (a 1-D tensor is one row): large tensors a slice at a time. */
+export async function readTensorRows(loc: TensorLocation, first: number, count: number): Promise<Float32Array> {
+  const cols = loc.shape.length === 1 ? loc.shape[0] : loc.shape.slice(1).reduce((a, d) => a * d, 1);
+  const element = loc.byteLength / loc.shape.reduce((a, d) => a * d, 1);
+  const handle = await open(loc.file, 'r');
+  try {
+    return decodeTensor(await readExactly(handle, loc.offset + first * cols * element, count * cols * element, loc.file), loc.dtype);
+  } finally {
+    await handle.close();
+  }
+}
+
 /** Float32 values of little-endian tensor bytes. */
 export function decodeTensor(bytes: Uint8Array, dtype: SafetensorsDtype): Float32Array {
   // Copy into a fresh, aligned buffer: `bytes` may sit at any offset of a shared one.

@@ -11,7 +11,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { GraphBuilder } from './graph';
 import { serializeModel } from './serialize';
-import { writeWholeFile } from '../wholeFile';
+import { isNotWritable, writeWholeFile } from '../wholeFile';
 import type { ModelSource } from '../runtime/session';
 
 /** Bump when the builder or an op's emission changes what a compiled graph computes. */
@@ -101,9 +101,4 @@ function sameContent(file: string, bytes: Uint8Array): boolean {
   } catch {
     return false;
   }
-}
-
-function isNotWritable(e: unknown): boolean {
-  const code = (e as NodeJS.ErrnoException).code;
-  return code === 'EACCES' || code === 'EPERM' || code === 'EROFS';
 }

@@ -15,9 +15,9 @@ import * as path from 'node:path';
 import { open, type FileHandle } from 'node:fs/promises';
 import { gemma2TensorShapes } from '../model/modelFolder';
 import { encodeSafetensorsHeader, readExactly, type HeaderEntry } from '../model/safetensors';
-import { decodeTensor } from '../model/tensorData';
+import { readTensorRows } from '../model/tensorData';
 import type { ModelFolder, TensorLocation } from '../model/types';
-import { writeWholeFileFrom } from '../wholeFile';
+import { isNotWritable, writeWholeFileFrom } from '../wholeFile';
 import { defaultCacheDir } from '../onnx/compileCache';
 import { blockLayout, BLOCK_SIZE, quantizeRows, type QuantBits } from './blockQuantize';
 
@@ -185,16 +185,8 @@ async function writeTensors(handle: FileHandle, folder: ModelFolder, out: Quanti
 }
 
 /** Rows [first, first + count) of a model tensor as float32 (a 1-D tensor is one row). */
-async function readRows(folder: ModelFolder, name: string, first: number, count: number): Promise<Float32Array> {
-  const loc = folder.tensors.get(name) as TensorLocation;
-  const cols = loc.shape.length === 1 ? loc.shape[0] : loc.shape[1];
-  const element = loc.byteLength / loc.shape.reduce((a, d) => a * d, 1);
-  const handle = await open(loc.file, 'r');
-  try {
-    return decodeTensor(await readExactly(handle, loc.offset + first * cols * element, count * cols * element, loc.file), loc.dtype);
-  } finally {
-    await handle.close();
-  }
+function readRows(folder: ModelFolder, name: string, first: number, count: number): Promise<Float32Array> {
+  return readTensorRows(folder.tensors.get(name) as TensorLocation, first, count);
 }
 
 /** Rows of W^T read from W: the whole of W, once, since every row of W^T needs a column of every row of W. */
@@ -217,7 +209,3 @@ function removeStale(dir: string, current: string): void {
   }
 }
 
-function isNotWritable(e: unknown): boolean {
-  const code = (e as NodeJS.ErrnoException).code;
-  return code === 'EACCES' || code === 'EPERM' || code === 'EROFS';
-}
