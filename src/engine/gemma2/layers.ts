@@ -243,18 +243,17 @@ export function selfAttention(ctx: LayerContext, layer: number, x: Tensor, past?
   const weighted = (probs: Tensor, value: Tensor) => matmul(probs, unsqueeze(value, [2]));
   // With a cache, the cached and the new keys are scored apart and the scores joined, never the keys:
   // a decode step then reads the cache once instead of copying it into a longer one.
-  if (past && !ctx.cache) throw new Error('selfAttention: a cache needs the context of a graph with cache slots');
-  const cached = past && ctx.cache;
-  const scores = cached ? concat([scoresWith(past.key), scoresWith(kNew)], -1) : scoresWith(kNew);
+  const cache = past && ctx.cache;
+  if (past && !cache) throw new Error('selfAttention: a cache needs the context of a graph with cache slots');
+  const scores = past ? concat([scoresWith(past.key), scoresWith(kNew)], -1) : scoresWith(kNew);
   const capped = softCap(mul(scores, Math.pow(c.queryPreAttnScalar, -0.5)), c.attnLogitSoftcapping);
   const mask = c.slidingLayers[layer] ? ctx.masks.sliding : ctx.masks.global;
   const probs = softmax(where(mask, capped, MASKED_SCORE));
   let heads: Tensor;
-  if (cached) {
-    const slots = ctx.cache!.slots;
+  if (past && cache) {
     const keys = probs.shape[probs.rank - 1];
-    const fromCache = sliceBetween(probs, probs.rank - 1, 0, slots, slots);
-    const fromNew = sliceBetween(probs, probs.rank - 1, slots, keys, seq);
+    const fromCache = sliceBetween(probs, probs.rank - 1, 0, cache.slots, cache.slots);
+    const fromNew = sliceBetween(probs, probs.rank - 1, cache.slots, keys, seq);
     heads = add(weighted(fromCache, past.value), weighted(fromNew, vNew));
   } else {
     heads = weighted(probs, vNew);
