@@ -50,9 +50,10 @@ ${weightsHelp()}`,
     const [vectorParts] = await vectorRowParts(v, coefficient, '--coefficient');
     row = { ...row, ...vectorParts };
 
-    const result = await withEngine('generate', { modelPath, device: parseDevice(v.device), weights: parseWeights(v.weights) }, (client, signal) =>
-      client.generate({ prompt, rows: [row], sampling }, (_row, text) => process.stdout.write(text), signal),
-    );
-    if (process.stdout.isTTY && !result.rows[0].text.endsWith('\n')) process.stdout.write('\n');
+    await withEngine('generate', { modelPath, device: parseDevice(v.device), weights: parseWeights(v.weights) }, async (client, signal) => {
+      const result = await client.generate({ prompt, rows: [row], sampling }, (_row, text) => process.stdout.write(text), signal);
+      // The line ends before anything the session prints after the work (the weights picked, a fallback).
+      if (process.stdout.isTTY && !result.rows[0].text.endsWith('\n')) process.stdout.write('\n');
+    });
   },
 };
