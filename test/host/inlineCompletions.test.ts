@@ -94,7 +94,8 @@ suite('Steered inline completions', () => {
     const { doc: other, at } = await fresh('A request given up on');
     const source = new vscode.CancellationTokenSource();
     const pending = provideAt(other, at, source.token);
-    await waitFor(() => api.status().state === 'generating', 'the engine to start generating');
+    // The tiny model generates 4 tokens in a few tens of milliseconds: look often enough to see it.
+    await waitFor(() => api.status().state === 'generating', 'the engine to start generating', 30_000, 1);
     source.cancel();
     assert.deepEqual(await pending, [], 'a cancelled request shows nothing');
     await waitFor(() => api.status().state === 'idle', 'the given-up work to finish');

@@ -144,11 +144,11 @@ export async function openEditor(text: string): Promise<vscode.TextEditor> {
 }
 
 /** Waits until `condition` holds, polling; fails with `what` after `timeoutMs`. */
-export async function waitFor(condition: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
+export async function waitFor(condition: () => boolean, what: string, timeoutMs = 30_000, intervalMs = 50): Promise<void> {
   const start = Date.now();
   while (!condition()) {
     if (Date.now() - start > timeoutMs) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, intervalMs));
   }
 }
 
