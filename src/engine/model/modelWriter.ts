@@ -3,7 +3,7 @@
  * config.json (Gemma2ForCausalLM), generation_config.json and safetensors files. Shared by the
  * tiny random model and the pretrainer.
  */
-import { mkdir, open, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, rm, writeFile, type FileHandle } from 'node:fs/promises';
 import * as path from 'node:path';
 import { InputError } from '../errors';
 import { CONFIG_FILE } from './modelFolder';
@@ -121,23 +121,20 @@ export async function writeModelMetadata(out: string, config: Record<string, unk
   );
 }
 
-/**
- * One safetensors file of `tensors`, each encoded in its dtype from the float32 values `valuesOf`
- * gives, in order. `flag` 'wx' refuses an existing file (and a link planted under its name).
- */
-export async function writeSafetensorsFile(
-  file: string,
-  tensors: SafetensorsEntry[],
-  valuesOf: (t: SafetensorsEntry) => Float32Array,
-  flag: 'w' | 'wx' = 'w',
-): Promise<void> {
-  const handle = await open(file, flag);
+/** One safetensors file of `tensors`, each encoded in its dtype from the float32 values `valuesOf` gives, in order. */
+export async function writeSafetensorsFile(file: string, tensors: SafetensorsEntry[], valuesOf: (t: SafetensorsEntry) => Float32Array): Promise<void> {
+  const handle = await open(file, 'w');
   try {
-    await handle.write(encodeSafetensorsHeader(tensors, { format: 'pt' }));
-    for (const t of tensors) await handle.write(encodeTensor(valuesOf(t), t.dtype));
+    await writeSafetensors(handle, tensors, valuesOf);
   } finally {
     await handle.close();
   }
+}
+
+/** The same through an open handle, a tensor at a time (for writeWholeFileFrom). */
+export async function writeSafetensors(handle: FileHandle, tensors: SafetensorsEntry[], valuesOf: (t: SafetensorsEntry) => Float32Array): Promise<void> {
+  await handle.write(encodeSafetensorsHeader(tensors, { format: 'pt' }));
+  for (const t of tensors) await handle.write(encodeTensor(valuesOf(t), t.dtype));
 }
 
 /** JSON with two-space indentation; the values of `floatKeys` keep a decimal point, so Python reads floats. */

@@ -9,7 +9,18 @@ import { readExactly } from './safetensors';
 import type { SafetensorsDtype, TensorLocation } from './types';
 
 /** Exactly that tensor's bytes, converted to float32. */
-export async function readTensor(loc: TensorLocation): Promise<Float32Array> {
+export function readTensor(loc: TensorLocation): Promise<Float32Array> {
+  return readTensorBytes(loc, 0, loc.byteLength);
+}
+
+/** Rows [first, first + count) of a tensor as float32 (a 1-D tensor is one row): large tensors a slice at a time. */
+export function readTensorRows(loc: TensorLocation, first: number, count: number): Promise<Float32Array> {
+  const rowBytes = loc.shape.length <= 1 ? loc.byteLength : loc.byteLength / loc.shape[0];
+  return readTensorBytes(loc, first * rowBytes, count * rowBytes);
+}
+
+/** `length` bytes of the tensor from byte `start` of its data, converted to float32. */
+async function readTensorBytes(loc: TensorLocation, start: number, length: number): Promise<Float32Array> {
   let handle;
   try {
     handle = await open(loc.file, 'r');
@@ -17,20 +28,7 @@ export async function readTensor(loc: TensorLocation): Promise<Float32Array> {
     throw new InputError(`cannot open ${loc.file} for tensor "${loc.name}": ${(e as Error).message}`);
   }
   try {
-    const bytes = await readExactly(handle, loc.offset, loc.byteLength, `${loc.file} (tensor "${loc.name}")`);
-    return decodeTensor(bytes, loc.dtype);
-  } finally {
-    await handle.close();
-  }
-}
-
-/** Rows [first, first + count) of a tensor as float32 (a 1-D tensor is one row): large tensors a slice at a time. */
-export async function readTensorRows(loc: TensorLocation, first: number, count: number): Promise<Float32Array> {
-  const cols = loc.shape.length === 1 ? loc.shape[0] : loc.shape.slice(1).reduce((a, d) => a * d, 1);
-  const element = loc.byteLength / loc.shape.reduce((a, d) => a * d, 1);
-  const handle = await open(loc.file, 'r');
-  try {
-    return decodeTensor(await readExactly(handle, loc.offset + first * cols * element, count * cols * element, loc.file), loc.dtype);
+    return decodeTensor(await readExactly(handle, loc.offset + start, length, `${loc.file} (tensor "${loc.name}")`), loc.dtype);
   } finally {
     await handle.close();
   }

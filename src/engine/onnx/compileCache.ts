@@ -69,22 +69,30 @@ export function compileGraph(graph: GraphBuilder, options: CompileOptions): Comp
   if (sameContent(inCache, bytes)) return fromCache(true);
   try {
     writeWholeFile(inModel, bytes);
-    removeStale(modelDir, options.name, fileName);
+    removeOtherVersions(modelDir, fileName);
     return { source: inModel, file: inModel, inCacheFolder: false, reused: false, hash };
   } catch (e) {
     if (!isNotWritable(e)) throw e;
   }
   fs.mkdirSync(cacheDir, { recursive: true });
   writeWholeFile(inCache, bytes);
-  removeStale(cacheDir, options.name, fileName);
+  removeOtherVersions(cacheDir, fileName);
   return fromCache(false);
 }
 
-/** Deletes the files of earlier compiles of the same graph role (another hash) from `dir`. */
-function removeStale(dir: string, name: string, current: string): void {
-  const stale = new RegExp(`^microsteer-${name.replace(/\./g, '\\.')}-[0-9a-f]{16}\\.onnx$`);
+/** A versioned cache file's name: `<role>-<16 hex digits>.<extension>`. */
+const VERSIONED = /^(.+)-[0-9a-f]{16}(\.[a-z]+)$/;
+
+/**
+ * Deletes from `dir` the other versions of the cache file `current` (same role and extension, another
+ * hash): what earlier compiles, or earlier weights of the model, left behind.
+ */
+export function removeOtherVersions(dir: string, current: string): void {
+  const mine = VERSIONED.exec(current);
+  if (!mine) throw new Error(`removeOtherVersions: ${current} is not a versioned file name`);
   for (const file of fs.readdirSync(dir)) {
-    if (file !== current && stale.test(file)) fs.rmSync(path.join(dir, file), { force: true });
+    const other = VERSIONED.exec(file);
+    if (file !== current && other && other[1] === mine[1] && other[2] === mine[2]) fs.rmSync(path.join(dir, file), { force: true });
   }
 }
 

@@ -4,12 +4,11 @@
  * the weight's name). Each is written under a fresh name and renamed into place (the tensors first),
  * so an interrupted save never leaves a half-written file.
  */
-import { randomUUID } from 'node:crypto';
-import { mkdir, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { InputError } from '../errors';
-import { writeWholeFile } from '../wholeFile';
-import { writeSafetensorsFile } from '../model/modelWriter';
+import { writeWholeFile, writeWholeFileFrom } from '../wholeFile';
+import { writeSafetensors } from '../model/modelWriter';
 import { readSafetensorsHeader } from '../model/safetensors';
 import { readTensor } from '../model/tensorData';
 import type { AdamWState } from './adamw';
@@ -34,14 +33,8 @@ export async function saveCheckpoint<Meta>(dir: string, data: CheckpointData<Met
     values.set(`m.${name}`, data.optimizer.m[i]);
     values.set(`v.${name}`, data.optimizer.v[i]);
   });
-  // The tensors are streamed to disk (writeWholeFile would hold them in one buffer), under a fresh name opened exclusively.
-  const tensorsTmp = path.join(dir, `${STATE_TENSORS}.${randomUUID()}.tmp`);
-  try {
-    await writeSafetensorsFile(tensorsTmp, entries, (t) => values.get(t.name) as Float32Array, 'wx');
-    await rename(tensorsTmp, path.join(dir, STATE_TENSORS));
-  } finally {
-    await rm(tensorsTmp, { force: true });
-  }
+  // The tensors are streamed to disk a tensor at a time, not held in one buffer.
+  await writeWholeFileFrom(path.join(dir, STATE_TENSORS), (handle) => writeSafetensors(handle, entries, (t) => values.get(t.name) as Float32Array));
   const state: CheckpointState<Meta> = { step: data.step, adamSteps: data.optimizer.t, meta: data.meta };
   writeWholeFile(path.join(dir, STATE_JSON), `${JSON.stringify(state, null, 2)}\n`);
 }

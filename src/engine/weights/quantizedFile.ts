@@ -18,7 +18,7 @@ import { encodeSafetensorsHeader, readExactly, type HeaderEntry } from '../model
 import { readTensorRows } from '../model/tensorData';
 import type { ModelFolder, TensorLocation } from '../model/types';
 import { isNotWritable, writeWholeFileFrom } from '../wholeFile';
-import { defaultCacheDir } from '../onnx/compileCache';
+import { defaultCacheDir, removeOtherVersions } from '../onnx/compileCache';
 import { blockLayout, BLOCK_SIZE, quantizeRows, type QuantBits } from './blockQuantize';
 
 /** Bump when the quantization or the file's layout changes. */
@@ -94,7 +94,7 @@ export async function quantizedWeightsFile(
         await handle.write(header, 0, header.length, 0);
         await writeTensors(handle, folder, described, part, options.onProgress);
       });
-      removeStale(dir, name);
+      removeOtherVersions(dir, name);
       return described;
     } catch (e) {
       if (!isNotWritable(e) || dir === candidates[candidates.length - 1]) throw e;
@@ -201,11 +201,4 @@ async function transposedSource(folder: ModelFolder, name: string): Promise<(fir
   };
 }
 
-/** Deletes this part's files of earlier versions of the model (other fingerprints) from `dir`. */
-function removeStale(dir: string, current: string): void {
-  const role = current.slice(0, current.lastIndexOf('-') + 1);
-  for (const file of fs.readdirSync(dir)) {
-    if (file !== current && file.startsWith(role) && /-[0-9a-f]{16}\.safetensors$/.test(file)) fs.rmSync(path.join(dir, file), { force: true });
-  }
-}
 

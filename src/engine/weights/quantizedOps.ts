@@ -5,7 +5,8 @@
  *   gradient with respect to x is dY @ W, a product with W^T's own quantization (another MatMulNBits),
  *   declared only when a graph differentiates through it: inference graphs never hold it.
  * - `gatherQuantizedRows`: rows of W by index (the embedding), gathered as bytes and dequantized in
- *   the graph with plain ONNX ops, so the head's MatMulNBits and the lookup read one stored tensor.
+ *   the graph with plain ONNX ops, so the lookup reads the bytes the head's MatMulNBits reads (in the
+ *   same layout) and dequantizes only the rows it needs.
  */
 import type { Tensor } from '../onnx/graph';
 import { cast, gather, mul, reshape, slice, sub, unsqueeze, concat } from '../onnx/ops';
