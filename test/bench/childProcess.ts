@@ -5,6 +5,7 @@
  * (native libraries may print to stdout too).
  */
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 
 const RESULT_MARK = 'BENCH-RESULT ';
 
@@ -40,4 +41,11 @@ export function childMain<Args, Result>(run: (args: Args) => Promise<Result>): v
 /** The most memory this process has held resident so far (VmHWM, as getrusage reports it). */
 export function peakResidentBytes(): number {
   return process.resourceUsage().maxRSS * 1024;
+}
+
+/** What this process holds resident now (VmRSS). */
+export function residentBytes(): number {
+  const line = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync('/proc/self/status', 'utf8'));
+  if (!line) throw new Error('/proc/self/status has no VmRSS line');
+  return Number(line[1]) * 1024;
 }

@@ -67,7 +67,13 @@ export async function formatBench(
     const roofline = rooflineTokensPerSecond(config, format, options.bandwidth.bytesPerSecond);
     const bytes = weightBytes(config, format);
     add('decode batch 1 / roofline', run.decodeTokensPerSecond[1] / roofline, 'ratio', `${(bytes / 1e9).toFixed(3)} GB read per token at ${(options.bandwidth.bytesPerSecond / 1e9).toFixed(1)} GB/s = ${roofline.toPrecision(3)} tokens/s`);
-    add('peak resident memory', run.peakRssBytes / 1e9, 'GB', `VmHWM of the child process; weights in ${format}: ${(bytes / 1e9).toFixed(3)} GB`);
+    add('peak resident memory', run.generatePeakRssBytes / 1e9, 'GB', `VmHWM of the child process before training; weights in ${format}: ${(bytes / 1e9).toFixed(3)} GB`);
+    const resident = run.residentBytes;
+    add('resident while generating', resident.generating / 1e9, 'GB', 'VmRSS after the decode measurements');
+    add('resident while training', resident.training / 1e9, 'GB', 'VmRSS after each of 3 training steps (4 rows x 24 tokens), the most');
+    add('training adds', (resident.training - resident.generating) / 1e9, 'GB', 'resident while training minus while generating: the backward session and the steps\' activations');
+    add('resident after training', resident.released / 1e9, 'GB', 'VmRSS once the backward session is released');
+    add('peak resident incl. training', run.peakRssBytes / 1e9, 'GB', 'VmHWM of the child process at its end');
   }
   return { measurements, results };
 }

@@ -1,15 +1,16 @@
 /**
  * One weights format of one model, alone in its process (see childProcess.ts): the one-time
  * quantization when its file is not there yet, load (opening the folder and the forward session),
- * time to the first token of the prefill prompt, prefill and decode throughput, and a greedy
- * continuation for the agreement check with llama.cpp.
+ * time to the first token of the prefill prompt, prefill and decode throughput, a greedy
+ * continuation for the agreement check with llama.cpp, and then what a few training steps add to the
+ * resident memory of generation.
  */
 import { statSync } from 'node:fs';
 import { Gemma2Runner, type FloatArray } from '../../src/engine/gemma2/runner';
 import { openModelFolder } from '../../src/engine/model/modelFolder';
 import { quantizedWeightsFile } from '../../src/engine/weights/quantizedFile';
-import { childMain } from './childProcess';
-import { decodePrompt, decodeToken, GREEDY_PROMPT, PREFILL_PROMPT, WORKLOAD } from './prompts';
+import { childMain, peakResidentBytes, residentBytes } from './childProcess';
+import { benchIds, decodePrompt, decodeToken, GREEDY_PROMPT, PREFILL_PROMPT, WORKLOAD } from './prompts';
 import { medianMs } from './report';
 import type { BenchFormat } from './roofline';
 
@@ -32,8 +33,16 @@ export interface EngineRun {
   /** Per greedy step: the top logit minus the runner-up, to judge how fragile a tie is. */
   greedyMargins: number[];
   weightsReason: string;
+  /** The peak before anything trained: generation's. */
+  generatePeakRssBytes: number;
+  /** VmRSS after generating, after each of the training steps (the most), and once training is released. */
+  residentBytes: { generating: number; training: number; released: number };
+  /** The process's peak, training included. */
   peakRssBytes: number;
 }
+
+/** Training rows of the memory check: sequence mode on 4 examples of 24 tokens. */
+const TRAINING = { rows: 4, tokens: 24, steps: 3 };
 
 /** The best id of row `row` and its lead over the second best. */
 function top(logits: FloatArray, vocab: number, row = 0): { id: number; margin: number } {
@@ -86,6 +95,19 @@ async function run(args: FormatRunArgs): Promise<Omit<EngineRun, 'peakRssBytes'>
       greedyMargins.push(next.margin);
       if (s + 1 < WORKLOAD.greedyTokens) step = await runner.decode(step.cache, [next.id]);
     }
+
+    const generatePeakRssBytes = peakResidentBytes();
+    const generating = residentBytes();
+    const examples = Array.from({ length: TRAINING.rows }, (_, i) => benchIds(TRAINING.tokens, 200 + i));
+    const sites = await runner.hookActivations(examples);
+    const rows = examples.map((ids, i) => ({ ids, ...sites[i] }));
+    const plane = { n: new Float32Array(folder.config.hiddenSize).fill(1 / Math.sqrt(folder.config.hiddenSize)), b: 0.1 };
+    let training = 0;
+    for (let s = 0; s < TRAINING.steps; s++) {
+      await runner.trainStep(rows, plane, 1);
+      training = Math.max(training, residentBytes());
+    }
+    await runner.releaseTraining();
     return {
       quantizeMs,
       loadMs,
@@ -95,6 +117,8 @@ async function run(args: FormatRunArgs): Promise<Omit<EngineRun, 'peakRssBytes'>
       greedy,
       greedyMargins,
       weightsReason: runner.weights.reason,
+      generatePeakRssBytes,
+      residentBytes: { generating, training, released: residentBytes() },
     };
   } finally {
     await runner.release();

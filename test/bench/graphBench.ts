@@ -7,7 +7,6 @@ import { rmSync, readdirSync } from 'node:fs';
 import * as path from 'node:path';
 import { Gemma2Runner, type TrainRow } from '../../src/engine/gemma2/runner';
 import { buildForwardGraph } from '../../src/engine/gemma2/forwardGraph';
-import { buildTrainGraph } from '../../src/engine/gemma2/trainGraph';
 import { defaultHookLayer } from '../../src/engine/model/config';
 import { openModelFolder } from '../../src/engine/model/modelFolder';
 import type { ModelFolder } from '../../src/engine/model/types';
@@ -49,16 +48,18 @@ export async function graphBench(model: string, dir: string, repeat: number, wei
   return out;
 }
 
-/** Cold compiles of the float32 forward and train graphs, and opening their sessions. */
+/** A cold build and compile of the float32 forward and backward graphs, and opening their sessions. */
 async function compileAndLoad(folder: ModelFolder, hookLayer: number, add: (metric: string, value: number, unit: string, detail: string) => void): Promise<void> {
   const dir = folder.dir;
   // Remove earlier compiled graphs so that the files are written again.
   for (const f of readdirSync(dir)) if (/^microsteer-.*\.onnx$/.test(f)) rmSync(path.join(dir, f));
+  let split!: ReturnType<typeof buildForwardGraph>;
+  add('build forward and backward graphs', await timeMs(() => (split = buildForwardGraph(folder, { hookLayer }))), 'ms', 'build + autodiff + split');
   let forward!: ReturnType<typeof compileGraph>;
-  let train!: ReturnType<typeof compileGraph>;
-  add('compile forward graph', await timeMs(() => (forward = compileGraph(buildForwardGraph(folder, { hookLayer }), { modelDir: dir, name: `forward-l${hookLayer}` }))), 'ms', 'build + serialise + write');
-  add('compile train graph', await timeMs(() => (train = compileGraph(buildTrainGraph(folder, { hookLayer }), { modelDir: dir, name: `train-l${hookLayer}` }))), 'ms', 'build + autodiff + serialise + write');
-  for (const [name, compiled] of [['forward', forward], ['train', train]] as const) {
+  let backward!: ReturnType<typeof compileGraph>;
+  add('compile forward graph', await timeMs(() => (forward = compileGraph(split.forward, { modelDir: dir, name: `forward-l${hookLayer}` }))), 'ms', 'serialise + write');
+  add('compile backward graph', await timeMs(() => (backward = compileGraph(split.backward, { modelDir: dir, name: `backward-l${hookLayer}` }))), 'ms', 'serialise + write');
+  for (const [name, compiled] of [['forward', forward], ['backward', backward]] as const) {
     const t0 = performance.now();
     const { session } = await createSession(compiled.source, { device: 'cpu' });
     add(`load ${name} session`, performance.now() - t0, 'ms', 'onnxruntime CPU');

@@ -83,7 +83,7 @@ export async function llamaBench(
     ratio('prefill speed', mine.run.prefillTokensPerSecond, run.prefillTokensPerSecond, 'tokens/s over tokens/s, same prompt and threads');
     for (const batch of ['1', '4']) ratio(`decode speed batch ${batch}`, mine.run.decodeTokensPerSecond[batch], run.decodeTokensPerSecond[batch], 'tokens/s over tokens/s, same prompts and threads');
     ratio('load time', mine.run.loadMs, run.loadMs, 'ms over ms');
-    ratio('peak resident memory', mine.run.peakRssBytes, run.peakRssBytes, 'bytes over bytes');
+    ratio('peak resident memory', mine.run.generatePeakRssBytes, run.peakRssBytes, 'generate\'s bytes over bytes');
     const check = greedyCheck(mine, run, format);
     measurements.push({ model, weights: vs, metric: 'same greedy tokens', value: check.value, unit: 'tokens', detail: check.detail });
   }

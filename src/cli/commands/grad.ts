@@ -17,7 +17,7 @@ export const gradCommand: Command = {
 
 Prints {"loss": number, "grad_n": [...], "grad_b": number}: the mean NLL of ids[1:] with the plane
 steering every position, and its gradient with respect to n (as a free vector, not through a
-normalisation) and b, computed by the training graph (the layers above the plane's layer).
+normalisation) and b, computed by a training step (the layers above the plane's layer).
 
   --model DIR        the model folder
   --ids LIST         comma-separated token ids (at least 2)

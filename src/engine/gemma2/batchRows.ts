@@ -1,6 +1,6 @@
 /**
  * Rows of different lengths as one left-padded batch, and the steering inputs per row, as the
- * forward and train graphs take them. Position ids count a row's real tokens (0 for its first), as
+ * forward graph takes them. Position ids count a row's real tokens (0 for its first), as
  * transformers' generate does, so that padding a row does not change its outputs.
  */
 import { InputError } from '../errors';

@@ -162,7 +162,7 @@ export function ropeTables(positionIds: Tensor, config: Gemma2Config, dtype: DTy
   // rotate_half maps (x1, x2) to (-x2, x1): the signed permutation R with x R = rotate_half(x), exact
   // in floating point. A product rather than slices and a concat: the slices' gradient is a Pad with
   // an axes input, whose pads onnxruntime 1.30's transpose optimizer permutes as if they covered
-  // every axis (the train graph then fails at run time).
+  // every axis (the backward graph then fails at run time).
   const rotation = new Array<number>(d * d).fill(0);
   for (let i = 0; i < half; i++) {
     rotation[(i + half) * d + i] = -1;

@@ -2,9 +2,11 @@
  * The compiled Gemma-2 graphs of one model folder and their onnxruntime sessions, behind methods on
  * plain arrays: prefill and decode (with a KV cache) for generation, the hook-site activations that
  * training caches, the residual stream after every layer, the per-row NLL of `forward --json`, and one
- * training step's loss and plane gradient. Graphs are compiled through the compile cache and sessions
- * opened once, on first use; planes, alphas, steered positions and residual-stream edits (added vectors,
- * ablated directions) are run inputs, so changing them reuses the same sessions.
+ * training step's loss and plane gradient. All of them run the one forward graph; a training step's
+ * reverse sweep runs in the backward graph, opened on the first step and released after the run.
+ * Graphs are compiled through the compile cache and sessions opened once, on first use; planes, alphas,
+ * steered positions and residual-stream edits (added vectors, ablated directions) are run inputs, so
+ * changing them reuses the same sessions.
  */
 import type * as ort from 'onnxruntime-node';
 import { InputError } from '../errors';
@@ -14,15 +16,15 @@ import { readTensor } from '../model/tensorData';
 import type { ModelFolder } from '../model/types';
 import { compileGraph } from '../onnx/compileCache';
 import type { ComputeDType, GraphBuilder } from '../onnx/graph';
+import { savedOutputName, type SplitGraph } from '../onnx/splitBackward';
 import { bool, createSession, i64, missingCudaProvider, runSession, type Device, type HostTensor } from '../runtime/session';
 import { checkAlpha, checkIds, checkOffset, checkScoredLogits, finite, padRowsLeft, steerFeeds, steeredPositions, type PaddedRows, type SteerRow } from './batchRows';
 import { buildForwardGraph, checkHookLayer, hiddenStateName, pastKeyName, pastValueName, presentKeyName, presentValueName } from './forwardGraph';
 import { residualEditFeeds, type ResidualEditFeeds, type ResidualEdits } from './residualEdits';
-import { buildTrainGraph } from './trainGraph';
 import type { ModelWeights } from './layers';
 import type { QuantBits } from '../weights/blockQuantize';
 import { modelWeights, quantizedWeights, storedWeights } from '../weights/graphWeights';
-import { quantizedWeightsFile, type QuantizeProgress } from '../weights/quantizedFile';
+import { quantizedFileLayout, quantizedWeightsFile, type QuantizeProgress } from '../weights/quantizedFile';
 import { chooseWeights, quantBits, type WeightsChoice, type WeightsSetting } from '../weights/weightsFormat';
 
 export type FloatArray = Float32Array | Float64Array;
@@ -129,13 +131,23 @@ export interface PlaneValues {
   b: number;
 }
 
-type GraphRole = 'forward' | 'train' | 'train-loss';
+type GraphRole = 'forward' | 'backward';
+
+/** The forward and backward graphs of this runner's hook layer, and what the backward one needs first. */
+interface BuiltGraphs {
+  graphs: SplitGraph;
+  /** The folder they are compiled into (their weights' folder). */
+  dir: string;
+  /** Makes the files only the backward graph reads (W^T's quantization), once. */
+  prepareBackward: () => Promise<void>;
+}
 
 export class Gemma2Runner {
   /** Where the sessions run, and why not on CUDA when that was tried and failed. */
   device: 'cuda' | 'cpu' | undefined;
   fallbackReason: string | undefined;
   private readonly sessions = new Map<GraphRole, Promise<ort.InferenceSession>>();
+  private built: Promise<BuiltGraphs> | undefined;
 
   private constructor(
     readonly folder: ModelFolder,
@@ -172,16 +184,17 @@ export class Gemma2Runner {
   }
 
   private async openSession(role: GraphRole): Promise<ort.InferenceSession> {
-    const training = role === 'train' || role === 'train-loss';
-    const source = await this.weightSource(role === 'train');
-    const options = { hookLayer: this.hookLayer, computeDtype: this.computeDtype, weights: source.weights };
-    const graph: GraphBuilder = training
-      ? buildTrainGraph(this.folder, { ...options, gradients: role === 'train' })
-      : buildForwardGraph(this.folder, options);
+    const built = await this.graphs();
+    if (role === 'backward') await built.prepareBackward();
     const suffix = this.computeDtype === 'float64' ? '-f64' : this.weights.format === 'f32' ? '' : `-${this.weights.format}`;
-    const compiled = compileGraph(graph, { modelDir: source.dir, name: `${role}-l${this.hookLayer}${suffix}`, cacheDir: this.options.cacheDir });
+    const compiled = compileGraph(built.graphs[role], { modelDir: built.dir, name: `${role}-l${this.hookLayer}${suffix}`, cacheDir: this.options.cacheDir });
     const device = this.weights.format === 'stored' ? 'cuda' : this.options.device;
-    const opened = await createSession(compiled.source, { device, intraOpNumThreads: this.options.intraOpNumThreads });
+    // onnxruntime 1.30's MatmulTransposeFusion miscomputes the backward graph, whose transposed operands
+    // are graph inputs (the saved values): its gradients came out several times too large.
+    const disabledOptimizer = role === 'backward' ? 'MatmulTransposeFusion' : undefined;
+    // No arena: the forward session runs training steps too, whose activations span the vocabulary at
+    // every position, and an arena would keep that memory after training (measured: decode no slower).
+    const opened = await createSession(compiled.source, { device, intraOpNumThreads: this.options.intraOpNumThreads, disabledOptimizer, memoryArena: false });
     if (this.weights.format === 'stored' && opened.device !== 'cuda') {
       await opened.session.release();
       throw new InputError(`weights "stored" need CUDA, which failed here (${opened.fallbackReason}): use f32, int8 or int4`);
@@ -191,20 +204,40 @@ export class Gemma2Runner {
     return opened.session;
   }
 
+  /** The graphs, built once: the forward graph's build includes the reverse sweep it is split from. */
+  private graphs(): Promise<BuiltGraphs> {
+    if (!this.built) {
+      this.built = this.buildGraphs();
+      this.built.catch(() => (this.built = undefined));
+    }
+    return this.built;
+  }
+
   /**
-   * Where a graph's weights come from, and the folder it must be compiled into: the model folder, or
-   * the folder of the quantized weights file (with W^T's quantization too for a graph that differentiates).
+   * Where the graphs' weights come from, and the folder they are compiled into: the model folder, or
+   * the folder of the quantized weights file, beside which the backward graph's W^T quantization goes.
    */
-  private async weightSource(differentiates: boolean): Promise<{ dir: string; weights: (g: GraphBuilder) => ModelWeights }> {
+  private async buildGraphs(): Promise<BuiltGraphs> {
     const format = this.weights.format;
-    if (format === 'f32') return { dir: this.folder.dir, weights: (g) => modelWeights(g, this.folder) };
-    if (format === 'stored') return { dir: this.folder.dir, weights: (g) => storedWeights(g, this.folder) };
+    const build = (dir: string, weights: (g: GraphBuilder) => ModelWeights, prepareBackward = async () => {}): BuiltGraphs => ({
+      graphs: buildForwardGraph(this.folder, { hookLayer: this.hookLayer, computeDtype: this.computeDtype, weights }),
+      dir,
+      prepareBackward,
+    });
+    if (format === 'f32') return build(this.folder.dir, (g) => modelWeights(g, this.folder));
+    if (format === 'stored') return build(this.folder.dir, (g) => storedWeights(g, this.folder));
     const bits = quantBits(format) as QuantBits;
     const fileOptions = { cacheDir: this.options.cacheDir, onProgress: this.options.onQuantize };
     const file = await quantizedWeightsFile(this.folder, bits, 'weights', fileOptions);
     // Graphs read both files from their own folder: the transposed part goes where the other one is.
-    const transposed = differentiates ? await quantizedWeightsFile(this.folder, bits, 'transposed', { ...fileOptions, dir: file.dir }) : null;
-    return { dir: file.dir, weights: (g) => quantizedWeights(g, file, transposed) };
+    const transposed = quantizedFileLayout(this.folder, bits, 'transposed', file.dir);
+    let made: Promise<unknown> | undefined;
+    const prepare = async () => {
+      made ??= quantizedWeightsFile(this.folder, bits, 'transposed', { ...fileOptions, dir: file.dir });
+      made.catch(() => (made = undefined));
+      await made;
+    };
+    return build(file.dir, (g) => quantizedWeights(g, file, transposed), prepare);
   }
 
   /** Releases every session. */
@@ -213,11 +246,11 @@ export class Gemma2Runner {
   }
 
   /**
-   * Releases the training graphs' sessions, which hold a second copy of the upper layers' weights:
-   * after a training run the process keeps only what generation needs.
+   * Releases the backward graph's session, which holds W in the other orientation for the layers above
+   * the hook: after a training run the process keeps only what generation needs.
    */
   releaseTraining(): Promise<void> {
-    return this.releaseRoles(['train', 'train-loss']);
+    return this.releaseRoles(['backward']);
   }
 
   private async releaseRoles(roles: readonly GraphRole[]): Promise<void> {
@@ -315,15 +348,25 @@ export class Gemma2Runner {
     });
   }
 
-  /** The steered mean NLL of a batch of training rows and its gradient with respect to n (as given) and b. */
+  /**
+   * The steered mean NLL of a batch of training rows and its gradient with respect to n (as given) and b:
+   * the forward graph runs the rows from the hook layer up, returning what the reverse sweep needs,
+   * and the backward graph runs the sweep.
+   */
   async trainStep(rows: readonly TrainRow[], plane: PlaneValues, alpha: number): Promise<TrainStep> {
-    const out = await runSession(await this.session('train'), this.trainFeeds(rows, plane, alpha));
-    return { loss: Number(out.loss.data[0]), gradN: out.grad_n.data as FloatArray, gradB: Number(out.grad_b.data[0]) };
+    const feeds = this.trainFeeds(rows, plane, alpha);
+    const backward = await this.session('backward');
+    const { saved } = (await this.graphs()).graphs;
+    const out = await runSession(await this.session('forward'), feeds, ['loss', ...saved.map(savedOutputName)]);
+    const backFeeds: Record<string, HostTensor> = {};
+    for (const name of backward.inputNames) backFeeds[name] = out[savedOutputName(name)] ?? feeds[name];
+    const grads = await runSession(backward, backFeeds, ['grad_n', 'grad_b']);
+    return { loss: Number(out.loss.data[0]), gradN: grads.grad_n.data as FloatArray, gradB: Number(grads.grad_b.data[0]) };
   }
 
   /** The same loss as trainStep without the reverse sweep (the benchmark's baseline for a step's cost). */
   async trainLoss(rows: readonly TrainRow[], plane: PlaneValues, alpha: number): Promise<number> {
-    const out = await runSession(await this.session('train-loss'), this.trainFeeds(rows, plane, alpha));
+    const out = await runSession(await this.session('forward'), this.trainFeeds(rows, plane, alpha), ['loss']);
     return Number(out.loss.data[0]);
   }
 
@@ -347,8 +390,8 @@ export class Gemma2Runner {
         throw new InputError(`${what}: hook sites of ${row.residual.length} and ${row.y.length} values, expected ${len} positions x ${hidden}`);
       }
       const at = i * seq + padded.offsets[i];
-      residual.set(Array.from(row.residual), at * hidden);
-      y.set(Array.from(row.y), at * hidden);
+      residual.set(row.residual, at * hidden);
+      y.set(row.y, at * hidden);
       const labelled = row.labels ? steeredPositions(row.labels, len, `${what} labels`) : Array.from({ length: len }, (_, t) => t < len - 1);
       steeredPositions(row.steered, len, `${what} steered positions`).forEach((f, t) => (steered[at + t] = f && !unsteered ? 1 : 0));
       labelled.forEach((f, t) => {
@@ -362,18 +405,31 @@ export class Gemma2Runner {
     if (plane.n.length !== hidden) throw new InputError(`the plane has ${plane.n.length} entries, expected the model's hidden size ${hidden}`);
 
     const float = (data: ArrayLike<number>, dims: number[]) => this.floats(data, dims);
-    return {
-      hook_residual: float(residual, [batch, seq, hidden]),
-      hook_y: float(y, [batch, seq, hidden]),
-      target_ids: i64(targets, [batch, seq]),
-      label_mask: float(labels, [batch, seq]),
+    const n = Array.from(plane.n, (v, k) => finite(v, `the plane's n[${k}]`));
+    const b = checkOffset(plane.b, "the plane's b");
+    // Training rows only: no generation rows, no cache, no edits; every row has the one plane.
+    const feeds: Record<string, HostTensor> = {
+      input_ids: i64([], [0, seq]),
+      train_residual: float(residual, [batch, seq, hidden]),
+      train_y: float(y, [batch, seq, hidden]),
       attention_mask: i64(padded.mask, [batch, seq]),
       position_ids: i64(padded.positions, [batch, seq]),
-      plane_n: float(Array.from(plane.n, (v, k) => finite(v, `the plane's n[${k}]`)), [hidden]),
-      plane_b: float([checkOffset(plane.b, "the plane's b")], []),
-      alpha: float([alpha], []),
+      past_length: i64([0], [1]),
+      plane_n: float(Array.from({ length: batch }, () => n).flat(), [batch, hidden]),
+      plane_b: float(new Array<number>(batch).fill(b), [batch]),
+      alpha: float(new Array<number>(batch).fill(alpha), [batch]),
       steer_mask: bool(steered, [batch, seq]),
+      resid_add: float(new Float64Array(batch * c.numHiddenLayers * hidden), [batch, c.numHiddenLayers, hidden]),
+      ablate_dir: float(new Float64Array(batch * c.numHiddenLayers * hidden), [batch, c.numHiddenLayers, hidden]),
+      target_ids: i64(targets, [batch, seq]),
+      label_mask: float(labels, [batch, seq]),
     };
+    for (let i = 0; i < c.numHiddenLayers; i++) {
+      const empty = this.hostFloats(this.floatArray(0), [i <= this.hookLayer ? 0 : batch, c.numKeyValueHeads, 0, c.headDim]);
+      feeds[pastKeyName(i)] = empty;
+      feeds[pastValueName(i)] = empty;
+    }
+    return feeds;
   }
 
   // ---------------------------------------------------------------- plumbing
@@ -428,6 +484,9 @@ export class Gemma2Runner {
     const plane = steerFeeds(steer, lengths, seq, c.hiddenSize);
     const feeds: Record<string, HostTensor> = {
       input_ids: i64(rows.ids, [batch, seq]),
+      // No training rows: their nodes, and the saved values of a training step, cost nothing.
+      train_residual: this.hostFloats(this.floatArray(0), [0, seq, c.hiddenSize]),
+      train_y: this.hostFloats(this.floatArray(0), [0, seq, c.hiddenSize]),
       attention_mask: { dtype: 'int64', data: mask, dims: [batch, total] },
       past_length: i64([cache.length], [1]),
       position_ids: i64(rows.positions, [batch, seq]),
@@ -443,7 +502,9 @@ export class Gemma2Runner {
       feeds[pastKeyName(i)] = this.hostFloats(cache.keys[i], cacheDims);
       feeds[pastValueName(i)] = this.hostFloats(cache.values[i], cacheDims);
     }
+    const scored = targets ? seq : 0;
     feeds.target_ids = targets ? i64(targets, [batch, seq]) : i64([], [batch, 0]);
+    feeds.label_mask = this.floats(new Float64Array(batch * scored), [batch, scored]);
     return checkFiniteOutputs(await runSession(await this.session('forward'), feeds, fetches), fetches);
   }
 

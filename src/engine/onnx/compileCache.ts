@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { GraphBuilder } from './graph';
+import type { GraphParts } from './graph';
 import { serializeModel } from './serialize';
 import { isNotWritable, writeWholeFile } from '../wholeFile';
 import type { ModelSource } from '../runtime/session';
@@ -20,7 +20,7 @@ export const COMPILER_VERSION = 'microsteer-onnx-1';
 export interface CompileOptions {
   /** The model folder: weights are read from it, and the graph is written into it when possible. */
   modelDir: string;
-  /** A short name for the graph's role, e.g. 'forward' or 'train-l13'. */
+  /** A short name for the graph's role, e.g. 'forward-l13' or 'backward-l13'. */
   name: string;
   /** Anything else the cached file must depend on (mixed into the hash). */
   key?: string;
@@ -41,7 +41,7 @@ export interface CompiledGraph {
 }
 
 /** Serialises `graph` (external data relative to the model folder) and writes or reuses its file. */
-export function compileGraph(graph: GraphBuilder, options: CompileOptions): CompiledGraph {
+export function compileGraph(graph: GraphParts, options: CompileOptions): CompiledGraph {
   if (!/^[A-Za-z0-9_.-]+$/.test(options.name)) throw new Error(`compileGraph: bad graph name '${options.name}'`);
   const modelDir = path.resolve(options.modelDir);
   const bytes = serializeModel(graph, { externalDataDir: modelDir, producerVersion: COMPILER_VERSION });

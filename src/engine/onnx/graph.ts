@@ -113,6 +113,15 @@ export interface GraphBuilderOptions {
   name?: string;
 }
 
+/** What a serialised graph consists of: a GraphBuilder, or a part of one (onnx/splitBackward.ts). */
+export interface GraphParts {
+  readonly name: string;
+  readonly nodes: readonly GraphNode[];
+  readonly inputs: readonly Tensor[];
+  readonly outputs: readonly Tensor[];
+  readonly initializers: readonly Initializer[];
+}
+
 /** Records nodes, inputs, outputs and initializers of one ONNX graph. */
 export class GraphBuilder {
   readonly computeDtype: ComputeDType;

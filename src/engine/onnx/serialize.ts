@@ -6,7 +6,7 @@
 import * as path from 'node:path';
 import { Writer } from 'protobufjs/minimal';
 import { ONNX_DTYPE_CODE } from './dtype';
-import { Attribute, GraphBuilder, GraphNode, Initializer, Tensor } from './graph';
+import { Attribute, GraphNode, GraphParts, Initializer, Tensor } from './graph';
 import { InputError } from '../errors';
 
 /** Default-domain opset the ops are written for (ReduceMean/ReduceMax take axes as an input from 18). */
@@ -30,7 +30,7 @@ export interface SerializeOptions {
 const tag = (field: number, wire: 0 | 2 | 5) => (field << 3) | wire;
 
 /** The serialised ModelProto. */
-export function serializeModel(graph: GraphBuilder, options: SerializeOptions): Uint8Array {
+export function serializeModel(graph: GraphParts, options: SerializeOptions): Uint8Array {
   const w = Writer.create();
   w.uint32(tag(1, 0)).int64(IR_VERSION);
   w.uint32(tag(2, 2)).string('microsteer');
@@ -50,7 +50,7 @@ export function serializeModel(graph: GraphBuilder, options: SerializeOptions): 
   return w.finish();
 }
 
-function writeGraph(w: Writer, graph: GraphBuilder, dataDir: string): void {
+function writeGraph(w: Writer, graph: GraphParts, dataDir: string): void {
   for (const n of graph.nodes) {
     w.uint32(tag(1, 2)).fork();
     writeNode(w, n);

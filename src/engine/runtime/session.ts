@@ -25,6 +25,13 @@ export interface SessionOptions {
   device?: Device;
   /** CPU intra-op threads (onnxruntime's default when absent). */
   intraOpNumThreads?: number;
+  /** One of onnxruntime's graph optimizers to leave out, by name (one is all its option takes). */
+  disabledOptimizer?: string;
+  /**
+   * false: no CPU memory arena, so what a run allocates goes back to the system after it (the arena
+   * keeps the largest run's memory for the session's life). Default true.
+   */
+  memoryArena?: boolean;
 }
 
 /** Opens a session on the requested device, falling back to CPU with a reason when CUDA fails. */
@@ -74,10 +81,12 @@ async function open(model: ModelSource, providers: string[], options: SessionOpt
     graphOptimizationLevel: 'all',
   };
   if (options.intraOpNumThreads !== undefined) so.intraOpNumThreads = options.intraOpNumThreads;
+  if (options.memoryArena === false) so.enableCpuMemArena = false;
+  if (options.disabledOptimizer !== undefined) so.extra = { optimization: { disable_specified_optimizers: options.disabledOptimizer } };
   if (typeof model === 'string') return ort.InferenceSession.create(model, so);
   if (model.externalDataDir !== undefined) {
     // A model held in memory has no folder of its own: tell onnxruntime where its external data lies.
-    so.extra = { session: { model_external_initializers_file_folder_path: model.externalDataDir } };
+    so.extra = { ...so.extra, session: { model_external_initializers_file_folder_path: model.externalDataDir } };
   }
   return ort.InferenceSession.create(model.bytes, so);
 }

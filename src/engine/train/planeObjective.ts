@@ -1,7 +1,7 @@
 /**
  * The training loss of DESIGN.md section 1 at given plane parameters, and its gradient with respect
  * to them: `lambda_mle * L_mle + [use_averaging] * (lambda_cap * L_cap + lambda_theta * L_theta)`.
- * L_mle and its plane gradient come from the runner's train graph; the latent terms are computed
+ * L_mle and its plane gradient come from the runner's training step; the latent terms are computed
  * here; the chain rule to (n_raw, theta) is PlaneParameters.backward.
  */
 import type { Gemma2Runner, TrainRow } from '../gemma2/runner';

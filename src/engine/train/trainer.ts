@@ -1,6 +1,6 @@
 /**
  * Training a steering plane (DESIGN.md section 1): the examples' lower layers run once, then each
- * step draws the MLE rows, evaluates the loss and its gradient through the runner's train graph,
+ * step draws the MLE rows, evaluates the loss and its gradient through the runner's training step,
  * and takes an Adam step on (n_raw, theta) followed by renormalising n_raw.
  */
 import type { PlaneRecord, TrainOptions, TrainProgress } from '../../protocol';

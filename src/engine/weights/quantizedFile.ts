@@ -8,7 +8,7 @@
  *
  * Per projection and for the embedding: `<name>.q` U8 [rows, blocks, blockBytes] and `<name>.scales`
  * F32 [rows, blocks] (blockQuantize.ts). The gradient file (`...-q<bits>t-...`) holds W^T's quantization
- * of the same matrices, which only training graphs read; it is made on first training.
+ * of the same matrices, which only the backward graph reads; it is made on first training.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -70,17 +70,7 @@ export async function quantizedWeightsFile(
   part: QuantizedPart,
   options: QuantizedFileOptions = {},
 ): Promise<QuantizedWeightsFile> {
-  const entries = fileEntries(folder, bits, part);
-  const header = encodeSafetensorsHeader(entries, {
-    format: 'microsteer',
-    quantizer: QUANTIZER_VERSION,
-    model: folder.fingerprint,
-    bits: String(bits),
-    block_size: String(BLOCK_SIZE),
-    part,
-  });
-  const size = header.length + entries.reduce((sum, e) => sum + entryBytes(e), 0);
-  const name = `microsteer-weights-q${bits}${part === 'transposed' ? 't' : ''}-${folder.fingerprint.slice(0, 16)}.safetensors`;
+  const { entries, header, size, name } = fileContents(folder, bits, part);
   const candidates = options.dir ? [options.dir] : [folder.dir, path.resolve(options.cacheDir ?? defaultCacheDir())];
   for (const dir of candidates) {
     if (await isSameFile(path.join(dir, name), header, size)) return describe(folder, part, path.join(dir, name), header.length, entries, bits);
@@ -101,6 +91,31 @@ export async function quantizedWeightsFile(
     }
   }
   throw new Error('unreachable: the cache folder either takes the file or throws');
+}
+
+/**
+ * Where every tensor of `part`'s file in `dir` lies, without reading or writing anything: what a graph
+ * needs to be built before the file exists (the forward graph's build includes the reverse sweep, which
+ * reads the transposed part, though only the backward graph, opened after the file is made, keeps it).
+ */
+export function quantizedFileLayout(folder: ModelFolder, bits: QuantBits, part: QuantizedPart, dir: string): QuantizedWeightsFile {
+  const { entries, header, name } = fileContents(folder, bits, part);
+  return describe(folder, part, path.join(dir, name), header.length, entries, bits);
+}
+
+function fileContents(folder: ModelFolder, bits: QuantBits, part: QuantizedPart): { entries: HeaderEntry[]; header: Buffer; size: number; name: string } {
+  const entries = fileEntries(folder, bits, part);
+  const header = encodeSafetensorsHeader(entries, {
+    format: 'microsteer',
+    quantizer: QUANTIZER_VERSION,
+    model: folder.fingerprint,
+    bits: String(bits),
+    block_size: String(BLOCK_SIZE),
+    part,
+  });
+  const size = header.length + entries.reduce((sum, e) => sum + entryBytes(e), 0);
+  const name = `microsteer-weights-q${bits}${part === 'transposed' ? 't' : ''}-${folder.fingerprint.slice(0, 16)}.safetensors`;
+  return { entries, header, size, name };
 }
 
 function fileEntries(folder: ModelFolder, bits: QuantBits, part: QuantizedPart): HeaderEntry[] {

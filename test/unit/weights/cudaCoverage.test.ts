@@ -1,6 +1,6 @@
 /**
  * Every graph the engine compiles, in every weights format, stays CUDA-clean: the forward graph (which
- * also scores the NLL) and the training graph of the tiny model as f32, stored (its BF16 twin) and int8/int4 are
+ * also scores the NLL and runs training rows) and the backward graph of the tiny model as f32, stored (its BF16 twin) and int8/int4 are
  * checked by ../shared/tools/cuda-coverage.mjs --strict (set MICROSTEER_CUDA_COVERAGE to its path
  * elsewhere). Skipped where the tool is absent, as test/unit/onnx/cudaCoverage.test.ts is.
  */
@@ -11,10 +11,9 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 import { buildForwardGraph } from '../../../src/engine/gemma2/forwardGraph';
 import type { ModelWeights } from '../../../src/engine/gemma2/layers';
-import { buildTrainGraph } from '../../../src/engine/gemma2/trainGraph';
 import { openModelFolder } from '../../../src/engine/model/modelFolder';
 import type { ModelFolder } from '../../../src/engine/model/types';
-import type { GraphBuilder } from '../../../src/engine/onnx/graph';
+import type { GraphBuilder, GraphParts } from '../../../src/engine/onnx/graph';
 import { serializeModel } from '../../../src/engine/onnx/serialize';
 import { modelWeights, quantizedWeights, storedWeights } from '../../../src/engine/weights/graphWeights';
 import { quantizedWeightsFile } from '../../../src/engine/weights/quantizedFile';
@@ -48,15 +47,16 @@ async function formats(): Promise<Format[]> {
   return out;
 }
 
-test('forward (with its NLL) and training graphs in every weights format have CUDA kernels for every node', async (t) => {
+test('forward (with its NLL and training rows) and backward graphs in every weights format have CUDA kernels for every node', async (t) => {
   if (!fs.existsSync(tool)) {
     t.skip(`cuda-coverage.mjs not found at ${tool}`);
     return;
   }
   for (const format of await formats()) {
-    const graphs: [string, GraphBuilder][] = [
-      ['forward', buildForwardGraph(format.folder, { hookLayer: 2, weights: format.weights })],
-      ['train', buildTrainGraph(format.folder, { hookLayer: 2, weights: format.weights })],
+    const split = buildForwardGraph(format.folder, { hookLayer: 2, weights: format.weights });
+    const graphs: [string, GraphParts][] = [
+      ['forward', split.forward],
+      ['backward', split.backward],
     ];
     for (const [role, g] of graphs) {
       const file = path.join(cacheDir, `${format.name}-${role}.onnx`);

@@ -2,7 +2,7 @@
 import { buildForwardGraph } from '../../../src/engine/gemma2/forwardGraph';
 import type { ModelWeights } from '../../../src/engine/gemma2/layers';
 import type { ModelFolder } from '../../../src/engine/model/types';
-import type { GraphBuilder } from '../../../src/engine/onnx/graph';
+import type { GraphBuilder, GraphParts } from '../../../src/engine/onnx/graph';
 import { serializeModel } from '../../../src/engine/onnx/serialize';
 import { bool, createSession, f32, i64, runSession, type HostTensor } from '../../../src/engine/runtime/session';
 
@@ -11,17 +11,20 @@ export interface GraphRun {
   logits: number[];
   /** The embedding's output (hidden_states.0), [ids.length * hidden]. */
   embedded: number[];
-  graph: GraphBuilder;
+  /** The forward graph that ran. */
+  graph: GraphParts;
 }
 
 export async function runForwardOnce(folder: ModelFolder, ids: readonly number[], weights: (g: GraphBuilder) => ModelWeights): Promise<GraphRun> {
   const c = folder.config;
-  const graph = buildForwardGraph(folder, { hookLayer: Math.floor(c.numHiddenLayers / 2), weights });
+  const graph = buildForwardGraph(folder, { hookLayer: Math.floor(c.numHiddenLayers / 2), weights }).forward;
   const { session } = await createSession({ bytes: serializeModel(graph, { externalDataDir: folder.dir }), externalDataDir: folder.dir }, { device: 'cpu' });
   const seq = ids.length;
   const zeros = (dims: number[]) => f32(new Float32Array(dims.reduce((a, d) => a * d, 1)), dims);
   const feeds: Record<string, HostTensor> = {
     input_ids: i64(ids, [1, seq]),
+    train_residual: zeros([0, seq, c.hiddenSize]),
+    train_y: zeros([0, seq, c.hiddenSize]),
     attention_mask: i64(new Array(seq).fill(1), [1, seq]),
     position_ids: i64(ids.map((_, t) => t), [1, seq]),
     past_length: i64([0], [1]),
@@ -32,6 +35,7 @@ export async function runForwardOnce(folder: ModelFolder, ids: readonly number[]
     resid_add: zeros([1, c.numHiddenLayers, c.hiddenSize]),
     ablate_dir: zeros([1, c.numHiddenLayers, c.hiddenSize]),
     target_ids: i64([], [1, 0]),
+    label_mask: zeros([1, 0]),
   };
   for (let i = 0; i < c.numHiddenLayers; i++) {
     feeds[`past.${i}.key`] = zeros([1, c.numKeyValueHeads, 0, c.headDim]);

@@ -1,0 +1,58 @@
+/**
+ * One copy of each weight while a plane trains: generation and training run the same forward graph
+ * (one session), and the backward graph split off it reads only what the reverse sweep through the
+ * layers above the hook needs: in the quantized formats only W^T's quantization (never W itself), in
+ * f32 the upper layers' and the head's matrices in the other orientation. The forward graph never
+ * reads W^T, so generating never needs the transposed file.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { buildForwardGraph } from '../../../src/engine/gemma2/forwardGraph';
+import { openModelFolder } from '../../../src/engine/model/modelFolder';
+import type { GraphParts } from '../../../src/engine/onnx/graph';
+import { modelWeights, quantizedWeights } from '../../../src/engine/weights/graphWeights';
+import { quantizedFileLayout, quantizedWeightsFile } from '../../../src/engine/weights/quantizedFile';
+import { ensureTinyModel } from '../../fixtures/tinyModel';
+import { testTempDir } from '../../fixtures/tempDir';
+
+const HOOK = 1;
+const cacheDir = testTempDir('weight-copies');
+
+const weightNames = (parts: GraphParts) => parts.initializers.filter((i) => i.kind === 'external').map((i) => i.tensor.name);
+
+/** The layer a weight belongs to, or null for the embedding and the final norm. */
+function layerOf(name: string): number | null {
+  const m = /^model\.layers\.(\d+)\./.exec(name);
+  return m ? Number(m[1]) : null;
+}
+
+test('int8 and int4: the backward graph reads W^T of the layers above the hook and the head, never W', async () => {
+  const folder = await openModelFolder(await ensureTinyModel());
+  for (const bits of [8, 4] as const) {
+    const file = await quantizedWeightsFile(folder, bits, 'weights', { cacheDir });
+    // The layout only: the forward graph is built (and could run) before the transposed file exists.
+    const transposed = quantizedFileLayout(folder, bits, 'transposed', file.dir);
+    const split = buildForwardGraph(folder, { hookLayer: HOOK, weights: (g) => quantizedWeights(g, file, transposed) });
+    const forward = weightNames(split.forward);
+    const backward = weightNames(split.backward);
+    assert.ok(forward.every((n) => !n.endsWith('.T')), `int${bits} forward reads W^T: ${forward.filter((n) => n.endsWith('.T')).join(', ')}`);
+    const matrices = backward.filter((n) => n.endsWith('.q') || n.endsWith('.q.T') || n.endsWith('.scales') || n.endsWith('.scales.T'));
+    assert.ok(matrices.length > 0 && matrices.every((n) => n.endsWith('.T')), `int${bits} backward reads W: ${matrices.filter((n) => !n.endsWith('.T')).join(', ')}`);
+    for (const n of backward) {
+      const layer = layerOf(n);
+      assert.ok(layer === null || layer >= HOOK, `int${bits} backward reads ${n}, below the hook layer ${HOOK}`);
+      assert.ok(layer !== HOOK || n.includes('post_feedforward_layernorm'), `int${bits} backward reads ${n} (of the hook layer, only its r is needed)`);
+    }
+    console.log(`int${bits}: forward ${forward.length} weights, backward ${backward.length} (${matrices.length} of W^T's)`);
+  }
+});
+
+test('f32: the backward graph reads only the layers above the hook and the head', async () => {
+  const folder = await openModelFolder(await ensureTinyModel());
+  const split = buildForwardGraph(folder, { hookLayer: HOOK, weights: (g) => modelWeights(g, folder) });
+  const backward = weightNames(split.backward);
+  const below = backward.filter((n) => (layerOf(n) ?? Infinity) < HOOK || (layerOf(n) === HOOK && !n.includes('post_feedforward_layernorm')));
+  assert.deepEqual(below, []);
+  assert.ok(backward.includes('model.embed_tokens.weight'), 'the head is differentiated through');
+  console.log(`f32: forward ${weightNames(split.forward).length} weights, backward ${backward.length}`);
+});
