@@ -53,7 +53,9 @@ export async function formatBench(
       continue;
     }
     console.error(`${model}: measuring weights ${format} in a child process`);
-    const args: FormatRunArgs = { dir, format, repeat: options.repeat, threads: options.threads };
+    // A float32 backward session holds up to another float32 copy of the weights.
+    const train = format !== 'f32' || weightBytes(config, 'f32') * (F32_PEAK_PER_WEIGHT_BYTE + 1) <= os.freemem() * MEMORY_MARGIN;
+    const args: FormatRunArgs = { dir, format, repeat: options.repeat, threads: options.threads, train };
     const run = await runChild<EngineRun>(path.join(__dirname, 'formatChild.js'), args, 60 * 60 * 1000);
     results.push({ format, run });
     const reps = `median of ${options.repeat}, ${options.threads} threads`;
@@ -70,9 +72,13 @@ export async function formatBench(
     add('peak resident memory', run.generatePeakRssBytes / 1e9, 'GB', `VmHWM of the child process before training; weights in ${format}: ${(bytes / 1e9).toFixed(3)} GB`);
     const resident = run.residentBytes;
     add('resident while generating', resident.generating / 1e9, 'GB', 'VmRSS after the decode measurements');
-    add('resident while training', resident.training / 1e9, 'GB', 'VmRSS after each of 3 training steps (4 rows x 24 tokens), the most');
-    add('training adds', (resident.training - resident.generating) / 1e9, 'GB', 'resident while training minus while generating: the backward session and the steps\' activations');
-    add('resident after training', resident.released / 1e9, 'GB', 'VmRSS once the backward session is released');
+    if (resident.training !== null && resident.released !== null) {
+      add('resident while training', resident.training / 1e9, 'GB', 'VmRSS after each of 3 training steps (4 rows x 24 tokens), the most');
+      add('training adds', (resident.training - resident.generating) / 1e9, 'GB', "resident while training minus while generating: the backward session and the steps' activations");
+      add('resident after training', resident.released / 1e9, 'GB', 'VmRSS once the backward session is released');
+    } else {
+      add('training adds', NaN, '-', 'not measured: a float32 backward session would not fit beside the float32 weights');
+    }
     add('peak resident incl. training', run.peakRssBytes / 1e9, 'GB', 'VmHWM of the child process at its end');
   }
   return { measurements, results };

@@ -19,6 +19,8 @@ export interface FormatRunArgs {
   format: BenchFormat;
   repeat: number;
   threads: number;
+  /** Also measure what training adds (false where a backward session would not fit beside this format's). */
+  train: boolean;
 }
 
 export interface EngineRun {
@@ -35,8 +37,8 @@ export interface EngineRun {
   weightsReason: string;
   /** The peak before anything trained: generation's. */
   generatePeakRssBytes: number;
-  /** VmRSS after generating, after each of the training steps (the most), and once training is released. */
-  residentBytes: { generating: number; training: number; released: number };
+  /** VmRSS after generating, after each of the training steps (the most), and once training is released; null where not measured. */
+  residentBytes: { generating: number; training: number | null; released: number | null };
   /** The process's peak, training included. */
   peakRssBytes: number;
 }
@@ -98,16 +100,7 @@ async function run(args: FormatRunArgs): Promise<Omit<EngineRun, 'peakRssBytes'>
 
     const generatePeakRssBytes = peakResidentBytes();
     const generating = residentBytes();
-    const examples = Array.from({ length: TRAINING.rows }, (_, i) => benchIds(TRAINING.tokens, 200 + i));
-    const sites = await runner.hookActivations(examples);
-    const rows = examples.map((ids, i) => ({ ids, ...sites[i] }));
-    const plane = { n: new Float32Array(folder.config.hiddenSize).fill(1 / Math.sqrt(folder.config.hiddenSize)), b: 0.1 };
-    let training = 0;
-    for (let s = 0; s < TRAINING.steps; s++) {
-      await runner.trainStep(rows, plane, 1);
-      training = Math.max(training, residentBytes());
-    }
-    await runner.releaseTraining();
+    const training = args.train ? await trainingResident(runner) : null;
     return {
       quantizeMs,
       loadMs,
@@ -118,11 +111,27 @@ async function run(args: FormatRunArgs): Promise<Omit<EngineRun, 'peakRssBytes'>
       greedyMargins,
       weightsReason: runner.weights.reason,
       generatePeakRssBytes,
-      residentBytes: { generating, training, released: residentBytes() },
+      residentBytes: { generating, training, released: training === null ? null : residentBytes() },
     };
   } finally {
     await runner.release();
   }
+}
+
+/** The most VmRSS after each of a few training steps, with the backward session released after. */
+async function trainingResident(runner: Gemma2Runner): Promise<number> {
+  const examples = Array.from({ length: TRAINING.rows }, (_, i) => benchIds(TRAINING.tokens, 200 + i));
+  const sites = await runner.hookActivations(examples);
+  const rows = examples.map((ids, i) => ({ ids, ...sites[i] }));
+  const hidden = runner.folder.config.hiddenSize;
+  const plane = { n: new Float32Array(hidden).fill(1 / Math.sqrt(hidden)), b: 0.1 };
+  let most = 0;
+  for (let s = 0; s < TRAINING.steps; s++) {
+    await runner.trainStep(rows, plane, 1);
+    most = Math.max(most, residentBytes());
+  }
+  await runner.releaseTraining();
+  return most;
 }
 
 if (require.main === module) childMain(run);
