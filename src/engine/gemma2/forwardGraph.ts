@@ -48,7 +48,7 @@ import { gradients } from '../onnx/autodiff';
 import { GraphBuilder, type ComputeDType, type Tensor } from '../onnx/graph';
 import { add, concat, div, greater, mul, reduceSum, slice, sliceBetween, squeeze, unsqueeze, where } from '../onnx/ops';
 import { splitBackward, type SplitGraph } from '../onnx/splitBackward';
-import { decoderLayer, embed, layerContext, logits, tokenNll, type ModelWeights } from './layers';
+import { decoderLayer, embed, headNll, layerContext, logits, type ModelWeights } from './layers';
 import { modelWeights } from '../weights/graphWeights';
 import { editResidual } from './residualEdits';
 import { hookScale, steerHookSite } from './steeringHook';
@@ -142,7 +142,7 @@ export function buildForwardGraph(folder: ModelFolder, options: ForwardGraphOpti
 
   g.output('last_logits', logits(above, squeeze(slice(generated(hidden), 1, -1), [1])));
   // One graph (and one session, one copy of the weights) for generation, scoring and training alike.
-  const nll = g.output('token_nll', tokenNll(logits(above, sliceBetween(hidden, 1, 0, 'scored', 'scored')), targetIds));
+  const nll = g.output('token_nll', headNll(above, sliceBetween(hidden, 1, 0, 'scored', 'scored'), targetIds));
   const loss = g.output('loss', div(reduceSum(mul(nll, labelMask), [0, 1]), reduceSum(labelMask, [0, 1])));
   const keep = where(greater(g.dimTensor('train'), 0), g.int64s([Number.MAX_SAFE_INTEGER]), g.int64s([0]));
 

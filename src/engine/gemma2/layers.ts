@@ -17,17 +17,14 @@ import {
   greater,
   logicalAnd,
   logicalNot,
-  logSoftmax,
   matmul,
   mul,
-  neg,
-  oneHot,
   rangeOf,
   sliceBetween,
   reduceMean,
-  reduceSum,
   reshape,
   sin,
+  softCappedNll,
   softmax,
   sqrt,
   sub,
@@ -324,9 +321,11 @@ export function tiedHead(h: Tensor, embedding: Tensor): Tensor {
   return transpose(matmul(embedding, transpose(h, swapLast)), swapLast);
 }
 
-/** -log softmax(logits)[target] per position: logits [..., vocab], int64 targets [...]. */
-export function tokenNll(logitsOfPositions: Tensor, targets: Tensor): Tensor {
-  const vocab = logitsOfPositions.shape[logitsOfPositions.rank - 1] as number;
-  const picked = mul(logSoftmax(logitsOfPositions), oneHot(targets, vocab, logitsOfPositions.dtype));
-  return neg(reduceSum(picked, [-1]));
+/**
+ * -log p(target) per position from the final residual stream [..., hidden] (int64 targets [...]):
+ * final norm, tied head and the soft-capped NLL as one op (ops.softCappedNll), whose reverse sweep
+ * reads one vocabulary-wide tensor per position.
+ */
+export function headNll(ctx: LayerContext, hidden: Tensor, targets: Tensor): Tensor {
+  return softCappedNll(ctx.weights.head(norm(ctx, hidden, null, 'norm')), targets, ctx.config.finalLogitSoftcapping);
 }

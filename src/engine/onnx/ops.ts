@@ -641,6 +641,37 @@ export function softmax(x: Tensor): Tensor {
   return y;
 }
 
+/**
+ * -log softmax(c)[target] per position, where c = cap * tanh(z / cap) are soft-capped logits
+ * (c = z when cap is null): z [..., classes], int64 targets [...]. Computed as logsumexp(c) - c[target],
+ * one op with its own gradient rule, g (softmax(c) - onehot) (1 - (c / cap)^2), so that the reverse
+ * sweep reads c and logsumexp(c) only: one tensor of the classes' width per position, where the chain
+ * through tanh and log-softmax reads two (the vocabulary makes them the largest of a training step).
+ */
+export function softCappedNll(z: Tensor, targets: Tensor, cap: number | null): Tensor {
+  requireFloat('softCappedNll', z);
+  const g = z.graph;
+  const classes = z.shape[z.rank - 1];
+  if (typeof classes !== 'number') throw new Error(`softCappedNll: the classes axis of ${z} must be static`);
+  const reduce = (op: string, x: Tensor, keepdims: boolean) =>
+    emit1(op, [x, int64Vector(x, [x.rank - 1])], { keepdims: { i: keepdims ? 1 : 0 } }, x.dtype, reducedShape(x, [-1], keepdims, op).shape);
+  const capped = cap === null ? z : plain('Mul', emit1('Tanh', [plain('Div', z, g.scalar(cap, z.dtype))], {}, z.dtype, z.shape), g.scalar(cap, z.dtype));
+  const max = reduce('ReduceMax', capped, true);
+  const sumExp = reduce('ReduceSum', emit1('Exp', [plain('Sub', capped, max)], {}, z.dtype, z.shape), true);
+  const lse = plain('Add', max, emit1('Log', [sumExp], {}, z.dtype, sumExp.shape)); // [..., 1]
+  const target = oneHot(targets, classes, z.dtype);
+  const picked = reduce('ReduceSum', plain('Mul', capped, target), false);
+  const nll = plain('Sub', emit1('Squeeze', [lse, int64Vector(lse, [lse.rank - 1])], {}, z.dtype, picked.shape), picked);
+  const rule: GradientRule = ([gy], [nz]) => {
+    if (!nz || !gy) return [null];
+    const dc = mul(unsqueeze(gy, [-1]), sub(exp(sub(capped, lse)), target));
+    if (cap === null) return [dc];
+    const t = div(capped, cap);
+    return [mul(dc, sub(1, mul(t, t)))];
+  };
+  return g.emit('Identity', [nll], {}, [{ dtype: z.dtype, shape: nll.shape }], rule, [z])[0];
+}
+
 /** Log of the softmax over the last axis. */
 export function logSoftmax(x: Tensor): Tensor {
   requireFloat('LogSoftmax', x);

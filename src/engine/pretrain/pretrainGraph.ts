@@ -22,7 +22,7 @@ import { gemma2TensorShapes } from '../model/modelFolder';
 import { gradients } from '../onnx/autodiff';
 import { GraphBuilder, type ComputeDType, type Tensor } from '../onnx/graph';
 import { reduceMean } from '../onnx/ops';
-import { decoderLayer, denseWeights, embed, layerContext, logits, tokenNll } from '../gemma2/layers';
+import { decoderLayer, denseWeights, embed, headNll, layerContext } from '../gemma2/layers';
 
 export const gradName = (weight: string) => `grad.${weight}`;
 
@@ -49,7 +49,7 @@ export function buildPretrainGraph(config: Gemma2Config, options: PretrainGraphO
   const ctx = layerContext(config, denseWeights(weight), positionIds, attentionMask);
   let hidden = embed(ctx, inputIds);
   for (let i = 0; i < config.numHiddenLayers; i++) hidden = decoderLayer(ctx, i, hidden).hidden;
-  const nll = tokenNll(logits(ctx, hidden), targetIds);
+  const nll = headNll(ctx, hidden, targetIds);
   const loss = reduceMean(nll, [0, 1]);
   g.output('loss', loss);
   if (options.gradients === false) g.output('token_nll', nll);
