@@ -85,10 +85,11 @@ export function storedWeights(g: GraphBuilder, folder: ModelFolder): ModelWeight
 }
 
 /**
- * Weights read from a quantized weights file; `transposed` (the file of W^T's quantizations) is given
- * to graphs that differentiate through the products (training), and only those.
+ * Weights read from a quantized weights file. `transposed` (the file of W^T's quantizations, or only
+ * its layout while the file is not made yet) is read by the reverse sweep alone, which the backward
+ * graph keeps (onnx/splitBackward.ts): graphs that do not differentiate never declare it.
  */
-export function quantizedWeights(g: GraphBuilder, file: QuantizedWeightsFile, transposed: QuantizedWeightsFile | null): ModelWeights {
+export function quantizedWeights(g: GraphBuilder, file: QuantizedWeightsFile, transposed: QuantizedWeightsFile): ModelWeights {
   if (g.computeDtype !== 'float32') throw new InputError(`int${file.bits} weights compute in float32, not ${g.computeDtype}`);
   const declare = (from: QuantizedWeightsFile, name: string, suffix: string): Tensor => {
     const t = from.tensors.get(name);
@@ -108,11 +109,7 @@ export function quantizedWeights(g: GraphBuilder, file: QuantizedWeightsFile, tr
     }
     return m;
   };
-  const forward = (name: string): QuantizedMatrix =>
-    matrix(file, name, '', () => {
-      if (!transposed) throw new Error(`a graph differentiates through ${name}, but was built without the transposed quantization`);
-      return matrix(transposed, name, '.T', () => forward(name));
-    });
+  const forward = (name: string): QuantizedMatrix => matrix(file, name, '', () => matrix(transposed, name, '.T', () => forward(name)));
   return {
     tensor: (name) => declare(file, name, ''),
     project: (x, name) => matmulNBits(x, forward(name)),
