@@ -22,15 +22,16 @@
  *   past_length [1] int64: how many of the slots hold earlier positions (this run's tokens take the next ones)
  *   plane_n [rows, hidden], plane_b [rows], alpha [rows], steer_mask [rows, seq] bool
  *   resid_add, ablate_dir [rows, layers, hidden]: residual-stream edits after each layer (residualEdits.ts)
- *   target_ids [rows, scored] int64: the token each of the first `scored` positions predicts (scored = 0
- *     when no NLL is wanted: then its head costs nothing)
+ *   scored_positions [rows, scored] int64: the positions whose next token is scored (scored = 0 when no
+ *     NLL is wanted: then its head costs nothing; a training step scores only its labelled positions)
+ *   target_ids [rows, scored] int64: the token each of them predicts
  *   label_mask [rows, scored] (compute dtype): 1 where a prediction counts in `loss`
  * Outputs
  *   last_logits [batch, vocab]: soft-capped logits of each row's last position
  *   present.{i}.key, present.{i}.value [batch (rows above the hook layer), kvHeads, seq, headDim]: this
  *     run's keys and values, which the caller writes into its cache (so no run copies the whole cache in or out)
  *   hook_residual, hook_y [batch, seq, hidden]: the hook-site values (what training rows enter with)
- *   token_nll [rows, scored]: -log p(target_ids[t] | positions <= t)
+ *   token_nll [rows, scored]: -log p(target_ids[k] | positions <= scored_positions[k])
  *   loss []: sum(label_mask * token_nll) / sum(label_mask), what a training step minimises
  *   hidden_states.{k} [batch or rows, seq, hidden], k = 0..layers: the residual stream after the
  *     embedding (k = 0) and after layer k-1 with that layer's edits (k = layers: before the final norm)
@@ -46,7 +47,7 @@ import type { ModelFolder } from '../model/types';
 import { InputError } from '../errors';
 import { gradients } from '../onnx/autodiff';
 import { GraphBuilder, type ComputeDType, type Tensor } from '../onnx/graph';
-import { add, concat, div, greater, mul, reduceSum, slice, sliceBetween, squeeze, unsqueeze, where } from '../onnx/ops';
+import { add, cast, concat, div, equal, greater, matmul, mul, rangeOf, reduceSum, slice, sliceBetween, squeeze, unsqueeze, where } from '../onnx/ops';
 import { splitBackward, type SplitGraph } from '../onnx/splitBackward';
 import { decoderLayer, embed, headNll, layerContext, logits, type ModelWeights } from './layers';
 import { modelWeights } from '../weights/graphWeights';
@@ -111,6 +112,7 @@ export function buildForwardGraph(folder: ModelFolder, options: ForwardGraphOpti
     add: g.input('resid_add', dtype, [ROWS, c.numHiddenLayers, c.hiddenSize]),
     ablate: g.input('ablate_dir', dtype, [ROWS, c.numHiddenLayers, c.hiddenSize]),
   };
+  const scoredPositions = g.input('scored_positions', 'int64', [ROWS, 'scored']);
   const targetIds = g.input('target_ids', 'int64', [ROWS, 'scored']);
   const labelMask = g.input('label_mask', dtype, [ROWS, 'scored']);
 
@@ -142,7 +144,10 @@ export function buildForwardGraph(folder: ModelFolder, options: ForwardGraphOpti
 
   g.output('last_logits', logits(above, squeeze(slice(generated(hidden), 1, -1), [1])));
   // One graph (and one session, one copy of the weights) for generation, scoring and training alike.
-  const nll = g.output('token_nll', headNll(above, sliceBetween(hidden, 1, 0, 'scored', 'scored'), targetIds));
+  // The scored positions' residual streams, picked by a one-hot product (exact, and differentiable
+  // by the rules at hand): its cost is seq / vocabulary of the head's.
+  const pick = cast(equal(unsqueeze(scoredPositions, [-1]), rangeOf(scoredPositions, 'seq')), dtype);
+  const nll = g.output('token_nll', headNll(above, matmul(pick, hidden), targetIds));
   const loss = g.output('loss', div(reduceSum(mul(nll, labelMask), [0, 1]), reduceSum(labelMask, [0, 1])));
   const keep = where(greater(g.dimTensor('train'), 0), g.int64s([Number.MAX_SAFE_INTEGER]), g.int64s([0]));
 

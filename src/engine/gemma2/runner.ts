@@ -194,7 +194,7 @@ export class Gemma2Runner {
     const disabledOptimizer = role === 'backward' ? 'MatmulTransposeFusion' : undefined;
     // No arena: the forward session runs training steps too, whose activations span the vocabulary at
     // every position, and an arena would keep that memory after training (measured: decode no slower).
-    const opened = await createSession(compiled.source, { device, intraOpNumThreads: this.options.intraOpNumThreads, disabledOptimizer, memoryArena: false });
+    const opened = await createSession(compiled.source, { device, intraOpNumThreads: this.options.intraOpNumThreads, disabledOptimizer, memoryArena: process.env.ARENA === '1' });
     if (this.weights.format === 'stored' && opened.device !== 'cuda') {
       await opened.session.release();
       throw new InputError(`weights "stored" need CUDA, which failed here (${opened.fallbackReason}): use f32, int8 or int4`);
@@ -378,9 +378,10 @@ export class Gemma2Runner {
     checkScoredLogits(batch, seq, c, 'a training step');
     const residual = new Float64Array(batch * seq * hidden);
     const y = new Float64Array(batch * seq * hidden);
-    const targets = new BigInt64Array(batch * seq);
-    const labels = new Float64Array(batch * seq);
     const steered = new Uint8Array(batch * seq);
+    // Only labelled positions are scored (the head over the vocabulary is most of a step's cost): per
+    // row its labelled positions in the padded layout, the rows' lists padded with unlabelled entries.
+    const scored: { position: number; target: number }[][] = [];
     // Alpha 0 is the unsteered model (STEERING_LIMITS): nothing steered, so the gradient is zero.
     const unsteered = checkAlpha(alpha, 'alpha') === 0;
     rows.forEach((row, i) => {
@@ -394,14 +395,26 @@ export class Gemma2Runner {
       y.set(row.y, at * hidden);
       const labelled = row.labels ? steeredPositions(row.labels, len, `${what} labels`) : Array.from({ length: len }, (_, t) => t < len - 1);
       steeredPositions(row.steered, len, `${what} steered positions`).forEach((f, t) => (steered[at + t] = f && !unsteered ? 1 : 0));
+      const own: { position: number; target: number }[] = [];
       labelled.forEach((f, t) => {
         if (!f) return;
         if (t + 1 >= len) throw new InputError(`${what}: position ${t} is labelled but has no next token`);
-        targets[at + t] = BigInt(row.ids[t + 1]);
-        labels[at + t] = 1;
+        own.push({ position: padded.offsets[i] + t, target: row.ids[t + 1] });
       });
+      scored.push(own);
     });
-    if (!labels.some((l) => l === 1)) throw new InputError('a training step needs at least one labelled position');
+    const count = Math.max(...scored.map((own) => own.length));
+    if (count === 0) throw new InputError('a training step needs at least one labelled position');
+    const positions = new BigInt64Array(batch * count);
+    const targets = new BigInt64Array(batch * count);
+    const labels = new Float64Array(batch * count);
+    scored.forEach((own, i) =>
+      own.forEach(({ position, target }, k) => {
+        positions[i * count + k] = BigInt(position);
+        targets[i * count + k] = BigInt(target);
+        labels[i * count + k] = 1;
+      }),
+    );
     if (plane.n.length !== hidden) throw new InputError(`the plane has ${plane.n.length} entries, expected the model's hidden size ${hidden}`);
 
     const float = (data: ArrayLike<number>, dims: number[]) => this.floats(data, dims);
@@ -421,8 +434,9 @@ export class Gemma2Runner {
       steer_mask: bool(steered, [batch, seq]),
       resid_add: float(new Float64Array(batch * c.numHiddenLayers * hidden), [batch, c.numHiddenLayers, hidden]),
       ablate_dir: float(new Float64Array(batch * c.numHiddenLayers * hidden), [batch, c.numHiddenLayers, hidden]),
-      target_ids: i64(targets, [batch, seq]),
-      label_mask: float(labels, [batch, seq]),
+      scored_positions: i64(positions, [batch, count]),
+      target_ids: i64(targets, [batch, count]),
+      label_mask: float(labels, [batch, count]),
     };
     for (let i = 0; i < c.numHiddenLayers; i++) {
       const empty = this.hostFloats(this.floatArray(0), [i <= this.hookLayer ? 0 : batch, c.numKeyValueHeads, 0, c.headDim]);
@@ -502,7 +516,9 @@ export class Gemma2Runner {
       feeds[pastKeyName(i)] = this.hostFloats(cache.keys[i], cacheDims);
       feeds[pastValueName(i)] = this.hostFloats(cache.values[i], cacheDims);
     }
+    // With targets, every position is scored.
     const scored = targets ? seq : 0;
+    feeds.scored_positions = i64(Array.from({ length: batch * scored }, (_, k) => k % seq), [batch, scored]);
     feeds.target_ids = targets ? i64(targets, [batch, seq]) : i64([], [batch, 0]);
     feeds.label_mask = this.floats(new Float64Array(batch * scored), [batch, scored]);
     return checkFiniteOutputs(await runSession(await this.session('forward'), feeds, fetches), fetches);

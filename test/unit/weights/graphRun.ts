@@ -34,6 +34,7 @@ export async function runForwardOnce(folder: ModelFolder, ids: readonly number[]
     steer_mask: bool(new Array(seq).fill(0), [1, seq]),
     resid_add: zeros([1, c.numHiddenLayers, c.hiddenSize]),
     ablate_dir: zeros([1, c.numHiddenLayers, c.hiddenSize]),
+    scored_positions: i64([], [1, 0]),
     target_ids: i64([], [1, 0]),
     label_mask: zeros([1, 0]),
   };
