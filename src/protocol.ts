@@ -32,8 +32,14 @@ export interface TrainOptions {
   lambdaCap?: number;
   lambdaTheta?: number;
   mleMode?: MleMode;
-  /** Examples per step in `sequence` mode (default: all of them). */
+  /** Examples per step in `sequence` mode at most (default: all that `batchTokens` holds). */
   batchSize?: number;
+  /**
+   * Tokens per step in `sequence` mode at most, counted as examples x the longest one's length (the
+   * padded batch is what runs); at least 2. Default TRAIN_DEFAULTS.batchTokens, capped by the logits
+   * budget (MICROSTEER_MAX_LOGITS over the vocabulary). An example longer than the budget is refused.
+   */
+  batchTokens?: number;
   seed?: number;
 }
 
@@ -46,6 +52,7 @@ export const TRAIN_DEFAULTS = {
   lambdaCap: 0.1,
   lambdaTheta: 0.1,
   mleMode: 'sequence' as MleMode,
+  batchTokens: 4096,
   seed: 0,
 } as const;
 
@@ -91,7 +98,8 @@ export interface PlaneRecord {
   n: string;
   b: number;
   model: ModelIdentity;
-  training: Required<Omit<TrainOptions, 'batchSize'>> & { batchSize: number; examples: number };
+  /** The settings as resolved: batchSize and batchTokens are those the run used (records made before batchTokens existed lack it). */
+  training: Required<Omit<TrainOptions, 'batchSize' | 'batchTokens'>> & { batchSize: number; batchTokens?: number; examples: number };
   initialLoss: number;
   finalLoss: number;
   lossHistory: number[];

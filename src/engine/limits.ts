@@ -41,6 +41,11 @@ export const LIMITS = {
    * 30 bytes per logit on the CPU, so about 2 GB at the default; 256 tokens per row for Gemma's vocabulary).
    */
   logits: sizeLimit('MICROSTEER_MAX_LOGITS', 64 * 1024 * 1024, 'logits (rows x tokens x vocabulary) in one run'),
+  /**
+   * Positions (rows x tokens) in one run of hidden states or an NLL: longer inputs run in pieces through
+   * the KV cache (gemma2/positionPieces.ts), so that a run's activations and attention scores are bounded.
+   */
+  runPositions: sizeLimit('MICROSTEER_MAX_RUN_POSITIONS', 2048, 'positions (rows x tokens) in one run'),
   /** One corpus file of `microsteer pretrain` (it is tokenized whole). */
   corpusBytes: sizeLimit('MICROSTEER_MAX_CORPUS_BYTES', 64 * 1024 * 1024, 'bytes in one corpus file'),
   /** Time one chat template may take to render. */

@@ -164,6 +164,7 @@ const TRAIN_OPTION_KEYS: (keyof TrainOptions)[] = [
   'lambdaTheta',
   'mleMode',
   'batchSize',
+  'batchTokens',
   'seed',
 ];
 

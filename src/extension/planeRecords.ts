@@ -150,6 +150,8 @@ const TRAINING_NUMBERS = ['layer', 'steps', 'learningRate', 'alpha', 'lambdaMle'
 function parseTraining(value: unknown, source: string): PlaneRecord['training'] {
   if (!isObject(value)) throw new InputError(`${source}: "training" must be an object of training settings`);
   for (const key of TRAINING_NUMBERS) finite(value[key], source, `training.${key}`);
+  // Records made before the token budget existed lack it.
+  if (value.batchTokens !== undefined) finite(value.batchTokens, source, 'training.batchTokens');
   if (typeof value.useAveraging !== 'boolean') throw new InputError(`${source}: "training.useAveraging" must be true or false`);
   if (value.mleMode !== 'sequence' && value.mleMode !== 'notebook') throw new InputError(`${source}: "training.mleMode" must be "sequence" or "notebook"`);
   return value as PlaneRecord['training'];

@@ -71,6 +71,7 @@ export function trainOptions(useAveraging: boolean): TrainOptions {
     lambdaTheta: optionalNumber('training.lambdaTheta'),
     mleMode: optional('training.mleMode'),
     batchSize: optionalNumber('training.batchSize'),
+    batchTokens: optionalNumber('training.batchTokens'),
     seed: optionalNumber('training.seed'),
   };
 }

@@ -4,9 +4,11 @@ import { parseCommandArgs, parseIdList, parseNumber, requireOption } from '../ar
 import { InputError } from '../../engine/errors';
 import { openModelFolder } from '../../engine/model/modelFolder';
 import { readPlaneFile } from '../../engine/plane';
-import { checkContext, checkScoredLogits } from '../../engine/gemma2/batchRows';
+import { checkContext } from '../../engine/gemma2/batchRows';
+import { pieceWidth } from '../../engine/gemma2/positionPieces';
 import { Gemma2Runner } from '../../engine/gemma2/runner';
 import type { SteerRow } from '../../engine/gemma2/batchRows';
+import { checkSessionCommandLine } from '../sessionCommandLine';
 import { parseDevice, parseWeights, weightsHelp } from './deviceOption';
 import { TOKEN_RUN_OPTIONS } from './tokenRunOptions';
 
@@ -17,6 +19,8 @@ export const forwardCommand: Command = {
 
 Prints {"last_logits": [...], "nll": number}: the soft-capped logits of the last position and the mean
 NLL of ids[1:] given their prefixes, with the plane applied at every position (all) or the last only.
+Ids up to the model's context are scored in pieces through the KV cache, with the results of one run:
+at most MICROSTEER_MAX_LOGITS / vocabulary (and MICROSTEER_MAX_RUN_POSITIONS) positions per run.
 
   --model DIR        the model folder
   --ids LIST         comma-separated token ids (at least 2)
@@ -33,9 +37,10 @@ ${weightsHelp('f32')}
     const folder = await openModelFolder(requireOption(v.model, '--model'));
     const ids = parseIdList(requireOption(v.ids, '--ids'), '--ids');
     if (ids.length < 2) throw new InputError('--ids needs at least 2 token ids for the NLL');
-    // Before any session exists: a long input costs nothing to refuse.
+    // Before any session exists: a long input costs nothing to refuse. One within the context runs in pieces.
     checkContext(ids.length, folder.config);
-    checkScoredLogits(1, ids.length, folder.config, 'the NLL run');
+    pieceWidth(1, folder.config, true, 'the NLL run');
+    checkSessionCommandLine('give fewer --ids, or score a long text with `microsteer eval`, which runs in the engine process');
     const positions = v.positions ?? 'all';
     if (positions !== 'all' && positions !== 'last') throw new InputError(`--positions must be all or last, got "${positions}"`);
     let steer: SteerRow | undefined;

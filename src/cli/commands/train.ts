@@ -36,7 +36,9 @@ Ctrl-C cancels (exit code 130, no file written).
   --lambda-cap X        weight of the cap term (default ${d.lambdaCap})
   --lambda-theta X      weight of the theta term (default ${d.lambdaTheta})
   --mode M              sequence (default: NLL of every token) or notebook (the original's random cuts)
-  --batch-size N        examples per step in sequence mode (default: all)
+  --batch-size N        examples per step in sequence mode at most (default: all that --batch-tokens holds)
+  --batch-tokens N      tokens per step in sequence mode at most, counted as examples x the longest one
+                        (at least 2; default ${d.batchTokens}, or fewer where MICROSTEER_MAX_LOGITS / vocabulary is less)
   --seed N              seed of the initial direction and the minibatches (default ${d.seed})
   --device D            auto (default), cpu or cuda
 ${weightsHelp()}`,
@@ -59,6 +61,7 @@ ${weightsHelp()}`,
       'lambda-theta': { type: 'string' },
       mode: { type: 'string' },
       'batch-size': { type: 'string' },
+      'batch-tokens': { type: 'string' },
       seed: { type: 'string' },
       device: { type: 'string' },
       weights: { type: 'string' },
@@ -84,6 +87,7 @@ ${weightsHelp()}`,
       lambdaTheta: number('lambda-theta'),
       mleMode: mode as MleMode | undefined,
       batchSize: integer('batch-size', 1),
+      batchTokens: integer('batch-tokens', 2),
       seed: integer('seed', 0, 0xffffffff),
     };
     const examples = await readExamples(v.examples, v.text);

@@ -20,6 +20,7 @@ import { savedOutputName, type SplitGraph } from '../onnx/splitBackward';
 import { bool, createSession, i64, missingCudaProvider, runSession, type Device, type HostTensor } from '../runtime/session';
 import { checkAlpha, checkIds, checkOffset, checkScoredLogits, finite, padRowsLeft, steerFeeds, steeredPositions, type PaddedRows, type SteerRow } from './batchRows';
 import { buildForwardGraph, checkHookLayer, hiddenStateName, pastKeyName, pastValueName, presentKeyName, presentValueName } from './forwardGraph';
+import { pieceWidth, runInPieces, type ForwardPasses } from './positionPieces';
 import { residualEditFeeds, type ResidualEditFeeds, type ResidualEdits } from './residualEdits';
 import type { ModelWeights } from './layers';
 import type { QuantBits } from '../weights/blockQuantize';
@@ -300,17 +301,34 @@ export class Gemma2Runner {
 
   /**
    * The residual stream of every token of each row after the embedding and after every layer (or the
-   * states asked for), with the plane (at this runner's hook layer) and the edits given.
+   * states asked for), with the plane (at this runner's hook layer) and the edits given. Rows longer
+   * than LIMITS.runPositions allows run in pieces through the KV cache, with the same results.
    */
   async hiddenStates(rows: readonly ArrayLike<number>[], options: HiddenStateOptions = {}): Promise<HiddenStates[]> {
-    const layers = this.folder.config.numHiddenLayers;
+    const c = this.folder.config;
+    const layers = c.numHiddenLayers;
     const states = options.states ?? Array.from({ length: layers + 1 }, (_, k) => k);
     for (const k of states) {
       if (!Number.isInteger(k) || k < 0 || k > layers) throw new InputError(`hidden state ${k} does not exist: 0 is the embedding, 1 to ${layers} the layers' outputs`);
     }
-    const padded = padRowsLeft(rows, this.folder.config);
-    const out = await this.runForward(padded, this.emptyCache(padded.batch, options.edits), options.steer, states.map(hiddenStateName));
-    return padded.offsets.map((_, i) => new Map(states.map((k) => [k, this.unpadRow(padded, out[hiddenStateName(k)].data as FloatArray, i)])));
+    const padded = padRowsLeft(rows, c);
+    const width = pieceWidth(padded.batch, c, false, 'the hidden states run');
+    const whole: FloatArray[] = [];
+    const run = { padded, cache: this.emptyCache(padded.batch, options.edits), steer: options.steer, width, fetches: states.map(hiddenStateName) };
+    await runInPieces(this.forwardPasses(), run, c, ({ start, rows: piece, out }) => {
+      states.forEach((k, j) => {
+        const part = out[hiddenStateName(k)].data as FloatArray;
+        // One piece is the whole run: its output is the result as it is.
+        if (piece.seq === padded.seq) {
+          whole[j] = part;
+          return;
+        }
+        whole[j] ??= this.floatArray(padded.batch * padded.seq * c.hiddenSize);
+        const span = piece.seq * c.hiddenSize;
+        for (let i = 0; i < padded.batch; i++) whole[j].set(part.subarray(i * span, (i + 1) * span), (i * padded.seq + start) * c.hiddenSize);
+      });
+    });
+    return padded.offsets.map((_, i) => new Map(states.map((k, j) => [k, this.unpadRow(padded, whole[j], i)])));
   }
 
   /** The unsteered hook-site values of every token of each row: what training caches. */
@@ -322,7 +340,8 @@ export class Gemma2Runner {
 
   /**
    * Per row: the soft-capped logits of its last position and the mean NLL of ids[1:] given their
-   * prefixes, with the plane (at this runner's hook layer) and residual-stream edits given.
+   * prefixes, with the plane (at this runner's hook layer) and residual-stream edits given. Rows whose
+   * logits exceed LIMITS.logits (or positions LIMITS.runPositions) run in pieces through the KV cache.
    */
   async forwardNll(
     rows: readonly ArrayLike<number>[],
@@ -332,20 +351,30 @@ export class Gemma2Runner {
     rows.forEach((row, i) => {
       if (row.length < 2) throw new InputError(`row ${i}: the NLL needs at least 2 token ids, got ${row.length}`);
     });
-    const padded = padRowsLeft(rows, this.folder.config);
-    checkScoredLogits(padded.batch, padded.seq, this.folder.config, 'the NLL run');
-    const targets = new BigInt64Array(padded.batch * padded.seq);
-    for (let i = 0; i < padded.batch; i++) {
-      for (let t = 0; t + 1 < padded.seq; t++) targets[i * padded.seq + t] = padded.ids[i * padded.seq + t + 1];
-    }
-    const out = await this.runForward(padded, this.emptyCache(padded.batch, edits), steer, ['last_logits', 'token_nll'], targets);
-    const vocab = this.folder.config.vocabSize;
-    const nll = out.token_nll.data as FloatArray;
-    return rows.map((row, i) => {
-      let sum = 0;
-      for (let t = padded.offsets[i]; t + 1 < padded.seq; t++) sum += nll[i * padded.seq + t];
-      return { lastLogits: (out.last_logits.data as FloatArray).slice(i * vocab, (i + 1) * vocab), nll: sum / (row.length - 1) };
+    const c = this.folder.config;
+    const padded = padRowsLeft(rows, c);
+    const width = pieceWidth(padded.batch, c, true, 'the NLL run');
+    const sums = new Float64Array(padded.batch);
+    let lastLogits = this.floatArray(0);
+    const run = { padded, cache: this.emptyCache(padded.batch, edits), steer, width, fetches: ['last_logits', 'token_nll'], scored: true };
+    await runInPieces(this.forwardPasses(), run, c, ({ start, rows: piece, out }) => {
+      const nll = out.token_nll.data as FloatArray;
+      for (let i = 0; i < padded.batch; i++) {
+        for (let t = Math.max(start, padded.offsets[i]); t < start + piece.seq && t + 1 < padded.seq; t++) sums[i] += nll[i * piece.seq + t - start];
+      }
+      lastLogits = out.last_logits.data as FloatArray;
     });
+    const vocab = c.vocabSize;
+    return rows.map((row, i) => ({ lastLogits: lastLogits.slice(i * vocab, (i + 1) * vocab), nll: sums[i] / (row.length - 1) }));
+  }
+
+  /** The runner's forward run and cache update, for a run in pieces (positionPieces.ts). */
+  private forwardPasses(): ForwardPasses {
+    return {
+      run: (rows, cache, steer, fetches, targets) => this.runForward(rows, cache, steer, fetches, targets),
+      extend: (rows, cache, out, reserve) => this.cacheAfter(rows, cache, out, reserve),
+      presentNames: this.presentNames(),
+    };
   }
 
   /**

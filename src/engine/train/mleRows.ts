@@ -8,25 +8,44 @@
  */
 import { checkScoredLogits } from '../gemma2/batchRows';
 import type { TrainRow } from '../gemma2/runner';
+import { InputError } from '../errors';
 import { LIMITS } from '../limits';
+import { TRAIN_DEFAULTS } from '../../protocol';
 import type { Gemma2Config } from '../model/types';
 import type { SeededRandom } from '../random';
 import type { CachedExample } from './trainingExamples';
+import type { TrainSettings } from './trainSettings';
 
 /**
- * Examples per `sequence` step: `requested` when given, else as many as fit the logits budget
- * (LIMITS.logits) at the longest example's length, all of them for a few short examples. A batch (or
- * one row) over the budget is refused before any step.
+ * Examples per `sequence` step: at most `batchSize`, and at most `batchTokens` tokens counted as
+ * examples x the longest example's length (the padded batch is what runs). The default budget is
+ * capped by the logits budget (LIMITS.logits over the vocabulary); a given one whose batch exceeds
+ * that is refused, as is an example longer than the budget on its own. Returns the batch size and the
+ * budget in force, which the plane's record keeps.
  */
-export function minibatchSize(requested: number | undefined, fallback: number, ids: readonly number[][], config: Gemma2Config): number {
+export function minibatchSize(
+  settings: Pick<TrainSettings, 'batchSize' | 'batchTokens'>,
+  budgetGiven: boolean,
+  ids: readonly number[][],
+  config: Gemma2Config,
+): Pick<TrainSettings, 'batchSize' | 'batchTokens'> {
+  const byLogits = Math.floor(LIMITS.logits.value / config.vocabSize);
+  const batchTokens = budgetGiven ? settings.batchTokens : Math.min(settings.batchTokens, byLogits);
   let longest = 0;
-  for (const row of ids) longest = Math.max(longest, row.length);
-  checkScoredLogits(1, longest, config, `the longest example's training row`);
-  if (requested !== undefined) {
-    checkScoredLogits(requested, longest, config, `a minibatch of ${requested} examples`);
-    return requested;
-  }
-  return Math.min(fallback, Math.floor(LIMITS.logits.value / (longest * config.vocabSize)));
+  ids.forEach((row, i) => {
+    longest = Math.max(longest, row.length);
+    if (row.length <= batchTokens) return;
+    const flag = '--batch-tokens (microSteer.training.batchTokens)';
+    const budget = budgetGiven
+      ? `the minibatch budget of ${batchTokens} tokens given by ${flag}: raise it`
+      : byLogits < TRAIN_DEFAULTS.batchTokens
+        ? `the default minibatch budget of ${batchTokens} tokens (${TRAIN_DEFAULTS.batchTokens} capped by the logits budget, ${LIMITS.logits.env} ${LIMITS.logits.value} / vocabulary ${config.vocabSize}): raise ${LIMITS.logits.env} and give ${flag}`
+        : `the default minibatch budget of ${batchTokens} tokens: give a larger ${flag}`;
+    throw new InputError(`example ${i + 1} is ${row.length} tokens long, over ${budget}, or shorten the example`);
+  });
+  const batchSize = Math.min(settings.batchSize, Math.floor(batchTokens / longest));
+  checkScoredLogits(batchSize, longest, config, `the minibatch of ${batchSize} examples that ${batchTokens} tokens hold (--batch-tokens)`);
+  return { batchSize, batchTokens };
 }
 
 /** `batchSize` distinct examples (all of them, in order, when the batch covers the list). */

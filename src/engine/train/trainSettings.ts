@@ -6,7 +6,7 @@ import { STEERING_LIMITS, TRAIN_DEFAULTS, type PlaneRecord, type TrainOptions } 
 import { checkAlpha } from '../gemma2/batchRows';
 import { InputError } from '../errors';
 
-export type TrainSettings = PlaneRecord['training'];
+export type TrainSettings = Required<PlaneRecord['training']>;
 
 export interface TrainContext {
   /** The hook layer when options.layer is not given. */
@@ -39,6 +39,10 @@ export function resolveTrainSettings(options: TrainOptions, context: TrainContex
   if (mleMode !== 'sequence' && mleMode !== 'notebook') throw new InputError(`the MLE mode must be "sequence" or "notebook", got "${mleMode}"`);
   const batchSize = options.batchSize ?? context.exampleCount;
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new InputError(`the batch size must be a positive integer, got ${batchSize}`);
+  const batchTokens = options.batchTokens ?? TRAIN_DEFAULTS.batchTokens;
+  if (!Number.isInteger(batchTokens) || batchTokens < 2) {
+    throw new InputError(`the token budget of a minibatch (batchTokens) must be an integer of at least 2, the shortest example, got ${batchTokens}`);
+  }
   const seed = options.seed ?? TRAIN_DEFAULTS.seed;
   if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new InputError(`the seed must be an integer in [0, 4294967295], got ${seed}`);
   return {
@@ -53,6 +57,7 @@ export function resolveTrainSettings(options: TrainOptions, context: TrainContex
     mleMode,
     // A batch larger than the example list is the whole list.
     batchSize: Math.min(batchSize, context.exampleCount),
+    batchTokens,
     seed,
     examples: context.exampleCount,
   };

@@ -56,9 +56,8 @@ export async function trainPlane(
     resolved.mleMode === 'notebook'
       ? encodeExamples(tokenizer, examples, 3, 'notebook mode (a cut c in [1, T-2])')
       : encodeExamples(tokenizer, examples, 2, 'a next-token loss');
-  // Minibatches by the logits budget: memory bounded whatever the number and length of the examples.
-  const requested = typeof options.batchSize === 'number' ? resolved.batchSize : undefined;
-  const settings: TrainSettings = { ...resolved, batchSize: minibatchSize(requested, resolved.batchSize, ids, config) };
+  // Minibatches by the token budget: memory bounded whatever the number and length of the examples.
+  const settings: TrainSettings = { ...resolved, ...minibatchSize(resolved, options.batchTokens !== undefined, ids, config) };
   const throwIfCancelled = () => {
     if (hooks.signal?.aborted) throw new CancelledError('training');
   };

@@ -1,9 +1,10 @@
 /**
  * Issue 11, class 1: work and memory bounded by configuration, never by an input. Sizes in a
  * config.json are refused before anything is allocated for them; files, examples, tokens and the
- * logits of one run have limits whose messages name the environment variable that raises them; and the
+ * logits of one run have limits whose messages name the environment variable that raises them; the
  * inputs that once took the engine past 20 GB end, under a watchdog on the resident memory of the
- * whole process group (CLI and engine), with exit 2 and that message instead of a kill.
+ * whole process group (CLI and engine), with exit 2 and that message instead of a kill; and an NLL
+ * over more logits than one run may hold runs in pieces within the same bound.
  */
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -59,11 +60,23 @@ test('under the memory watchdog: a config with 1e9 layers, through the engine pr
   assertRefused(await runCliWatched(['generate', '--model', dir, '--prompt', 'Hi', '--device', 'cpu'], RESIDENT_LIMIT), /num_hidden_layers is 1000000000, over the limit .*MICROSTEER_MAX_LAYERS/);
 });
 
-test('under the memory watchdog: forward on 9000 ids is refused against the context and the logits budget', { timeout: 120_000 }, async () => {
+test('under the memory watchdog: forward on 4000 ids runs in pieces within the logits budget; 9000 are refused against the context', { timeout: 120_000 }, async () => {
   const ids = Array.from({ length: 9000 }, (_, i) => 2 + (i % 1000)).join(',');
   assertRefused(await runCliWatched(['forward', '--model', model, '--ids', ids, '--device', 'cpu', '--json'], RESIDENT_LIMIT), /longer than the model's context of 8192 tokens/);
+  // 4000 x 262145 logits at once would be about 30 GB; in pieces of 255 positions they stay under the bound.
   const shorter = ids.split(',').slice(0, 4000).join(',');
-  assertRefused(await runCliWatched(['forward', '--model', model, '--ids', shorter, '--device', 'cpu', '--json'], RESIDENT_LIMIT), /the NLL run \(1 row x 4000 tokens x 262145 vocabulary\): its logits is 1048580000, over the limit of 67108864 .*MICROSTEER_MAX_LOGITS/);
+  const run = await runCliWatched(['forward', '--model', model, '--ids', shorter, '--device', 'cpu', '--json'], RESIDENT_LIMIT);
+  assert.equal(run.killed, false, `the watchdog killed it at ${run.peakBytes} bytes resident`);
+  assert.equal(run.code, 0, run.stderr);
+  assert.ok(run.peakBytes < RESIDENT_LIMIT, `${run.peakBytes} bytes`);
+  const out = JSON.parse(run.stdout);
+  assert.equal(out.last_logits.length, 262145);
+  assert.ok(Number.isFinite(out.nll) && out.nll > 0, `nll ${out.nll}`);
+});
+
+test('forward refuses a command line over 28 000 bytes before opening a model (onnxruntime-node crashes at 32 KB)', async () => {
+  const ids = Array.from({ length: 7000 }, (_, i) => 1000 + (i % 9000)).join(',');
+  assertRefused(await runCliWatched(['forward', '--model', model, '--ids', ids, '--device', 'cpu', '--json'], RESIDENT_LIMIT), /the command line is \d+ bytes, over the 28000 that onnxruntime-node can open a model under .*microsteer eval/);
 });
 
 test('under the memory watchdog: training on 200 KB of text, and a 50 MB examples file', { timeout: 120_000 }, async () => {
@@ -71,7 +84,7 @@ test('under the memory watchdog: training on 200 KB of text, and a 50 MB example
   const long = path.join(base, 'long.json');
   fs.writeFileSync(long, JSON.stringify(['The quick brown fox jumps over the lazy dog. '.repeat(4500)]));
   const out = path.join(base, 'p.json');
-  assertRefused(await runCliWatched(['train', '--model', model, '--examples', long, '--steps', '1', '--device', 'cpu', '--out', out], RESIDENT_LIMIT), /training row \(1 row x 45002 tokens x 262145 vocabulary\): its logits is 11797049290, over the limit of 67108864 .*MICROSTEER_MAX_LOGITS/);
+  assertRefused(await runCliWatched(['train', '--model', model, '--examples', long, '--steps', '1', '--device', 'cpu', '--out', out], RESIDENT_LIMIT), /example 1 is 45002 tokens long, over the default minibatch budget of 255 tokens \(4096 capped by the logits budget, MICROSTEER_MAX_LOGITS 67108864 \/ vocabulary 262145\)/);
   const big = path.join(base, 'big.txt');
   fs.writeFileSync(big, `${'x'.repeat(99)}\n`.repeat(500_000));
   assertRefused(await runCliWatched(['train', '--model', model, '--examples', big, '--steps', '1', '--device', 'cpu', '--out', out], RESIDENT_LIMIT), /size of .*big\.txt is 50000000, over the limit of 16777216 bytes \(set MICROSTEER_MAX_FILE_BYTES/);
@@ -86,6 +99,6 @@ test('under the memory watchdog: 2000 training examples run in minibatches that 
   assert.equal(run.killed, false, `the watchdog killed it at ${run.peakBytes} bytes resident`);
   assert.equal(run.code, 0, run.stderr);
   const record = JSON.parse(fs.readFileSync(out, 'utf8'));
-  // The longest example has under 20 tokens: 64 Mi logits / (20 x 262145) leaves at least 12 per step, not all 2000.
+  // The longest example has under 20 tokens: the default budget, 255 tokens at this vocabulary, holds at least 12 of them per step, not all 2000.
   assert.ok(record.training.batchSize >= 12 && record.training.batchSize < 2000, `batch size ${record.training.batchSize}`);
 });

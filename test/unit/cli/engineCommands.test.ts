@@ -13,6 +13,7 @@ import { ensureTinyModel } from '../../fixtures/tinyModel';
 import { CLI, runCli } from '../../fixtures/cli';
 import { readExamples } from '../../../src/cli/commands/train';
 import { InputError } from '../../../src/engine/errors';
+import { loadTokenizer } from '../../../src/engine/tokenizer';
 
 const base = testTempDir('cli-engine');
 const EXAMPLES = ['The cat sat on the mat.', 'A dog ran in the park today.', 'Birds sing in the morning.'];
@@ -92,6 +93,32 @@ test('train: bad input exits 2 with a clear message, and writes no file', () => 
   const noFolder = cli('train', '--model', model, '--text', 'a b c', '--out', path.join(base, 'nowhere', 'p.json'));
   assert.equal(noFolder.code, 2);
   assert.match(noFolder.stderr, /the folder .*nowhere does not exist/);
+});
+
+test('train --batch-tokens: a small budget trains in minibatches it holds, and the record keeps both', async () => {
+  const tokenizer = await loadTokenizer(model);
+  const longest = Math.max(...EXAMPLES.map((text) => tokenizer.encode(text).length));
+  const out = path.join(base, 'budget.json');
+  const run = cli('train', '--model', model, ...EXAMPLES.flatMap((text) => ['--text', text]), '--steps', '1', '--batch-tokens', String(2 * longest), '--device', 'cpu', '--out', out);
+  assert.equal(run.code, 0, run.stderr);
+  const { training } = JSON.parse(readFileSync(out, 'utf8'));
+  assert.equal(training.batchTokens, 2 * longest);
+  assert.equal(training.batchSize, 2, 'two of the three examples at the longest length');
+});
+
+test('train --batch-tokens: below 2, not an integer, or shorter than an example: exit 2, one line, no file', () => {
+  const out = path.join(base, 'bad-budget.json');
+  for (const [value, message] of [
+    ['1', /--batch-tokens must be an integer in \[2, Infinity\], got "1"/],
+    ['many', /--batch-tokens must be a finite number, got "many"/],
+    ['4', /example 1 is \d+ tokens long, over the minibatch budget of 4 tokens given by --batch-tokens \(microSteer\.training\.batchTokens\): raise it, or shorten the example/],
+  ] as const) {
+    const run = cli('train', '--model', model, '--text', EXAMPLES[0], '--steps', '1', '--batch-tokens', value, '--device', 'cpu', '--out', out);
+    assert.equal(run.code, 2, `${value}: ${run.stderr}`);
+    assert.match(run.stderr, message);
+    assert.doesNotMatch(run.stderr, /\n\s+at /, 'no stack trace');
+    assert.ok(!existsSync(out));
+  }
 });
 
 test('Ctrl-C cancels a training cleanly: exit 130, no plane file', { timeout: 60_000 }, async (t) => {

@@ -69,6 +69,12 @@ test('a valid record is kept as written', () => {
   assert.deepEqual(parsed, json);
 });
 
+test('a record with its token budget is kept, and one from before the budget existed too', () => {
+  const json = record({ training: { ...(record().training as object), batchTokens: 4096 } });
+  assert.deepEqual(parsePlaneRecord(json, 'plane "x"'), json);
+  assert.equal((record().training as Record<string, unknown>).batchTokens, undefined);
+});
+
 test('n given as numbers is stored as base64 float32', () => {
   const parsed = parsePlaneRecord(record({ n: [0.6, 0, -0.8, 0] }), 'plane "x"');
   assert.equal(parsed.n, base64Floats([0.6, 0, -0.8, 0]));
@@ -85,6 +91,7 @@ test('malformed records are rejected with the source and the field named', () =>
     [record({ b: 'high' }), /"b" must be a finite number/],
     [record({ training: undefined }), /"training" must be an object/],
     [record({ training: { ...(record().training as object), steps: '10' } }), /training\.steps/],
+    [record({ training: { ...(record().training as object), batchTokens: 'many' } }), /training\.batchTokens/],
     [record({ training: { ...(record().training as object), mleMode: 'other' } }), /training\.mleMode/],
     [record({ training: { ...(record().training as object), useAveraging: 1 } }), /training\.useAveraging/],
     [record({ initialLoss: NaN }), /"initialLoss" must be a finite number/],

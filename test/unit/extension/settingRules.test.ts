@@ -21,12 +21,14 @@ test('values outside the manifest\'s ranges are refused: above the maximum too, 
     ['generation.topP', 0, /more than 0/],
     ['training.learningRate', 1e308, /at most 1/],
     ['training.steps', 2.5, /an integer/],
+    ['training.batchTokens', 1, /at least 2/],
     ['alpha', '2', /a finite number/],
     ['alpha', Infinity, /a finite number/],
   ];
   for (const [key, value, message] of cases) assert.match(numericSettingProblem(key, value) ?? 'accepted', message, `${key} = ${String(value)}`);
   assert.equal(numericSettingProblem('alpha', 2.5), undefined);
   assert.equal(numericSettingProblem('training.batchSize', null), undefined, 'null: the method\'s default');
+  assert.equal(numericSettingProblem('training.batchTokens', null), undefined);
   assert.match(numericSettingProblem('training.steps', null) ?? 'accepted', /a finite number/, 'null only where the manifest allows it');
 });
 
