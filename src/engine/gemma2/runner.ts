@@ -195,7 +195,7 @@ export class Gemma2Runner {
     const disabledOptimizer = role === 'backward' ? 'MatmulTransposeFusion' : undefined;
     // No arena: the forward session runs training steps too, whose activations span the vocabulary at
     // every position, and an arena would keep that memory after training (measured: decode no slower).
-    const opened = await createSession(compiled.source, { device, intraOpNumThreads: this.options.intraOpNumThreads, disabledOptimizer, memoryArena: process.env.ARENA === '1' });
+    const opened = await createSession(compiled.source, { device, intraOpNumThreads: this.options.intraOpNumThreads, disabledOptimizer, memoryArena: false });
     if (this.weights.format === 'stored' && opened.device !== 'cuda') {
       await opened.session.release();
       throw new InputError(`weights "stored" need CUDA, which failed here (${opened.fallbackReason}): use f32, int8 or int4`);
