@@ -111,6 +111,14 @@ export class SteeredInlineCompletions implements vscode.InlineCompletionItemProv
     this.previous = work;
   }
 
+  /** Resolves once the engine work this provider started (warm-ups, completions) has finished and stored its text. */
+  async settled(): Promise<void> {
+    for (let work = this.previous; ; work = this.previous) {
+      await work;
+      if (work === this.previous) return;
+    }
+  }
+
   dispose(): void {
     this.flight?.cancel.cancel();
     for (const s of this.subscriptions) s.dispose();
