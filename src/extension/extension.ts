@@ -27,8 +27,8 @@ import { VectorStore } from './vectorStore';
 
 /** What `activate` returns (extensions.getExtension(...).exports): read-only views for tests and other extensions. */
 export interface MicroSteerApi {
-  /** The registered inline completion provider (VS Code has no command that runs inline providers, so tests call it). */
-  readonly inlineCompletions: SteeredInlineCompletions;
+  /** The registered inline completion provider (VS Code has no command that runs inline providers, so tests call it), and when its engine work has settled. */
+  readonly inlineCompletions: Pick<SteeredInlineCompletions, 'provideInlineCompletionItems' | 'settled'>;
   /** The usable planes' names and the skipped entries of the settings. */
   planes(): { names: string[]; skipped: RejectedPlane[] };
   /** What the status bar item shows. */
