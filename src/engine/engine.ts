@@ -247,7 +247,7 @@ class OpenModel {
         weights: this.weights,
         hookLayer: layer,
         cacheDir: this.options.cacheDir,
-        onQuantize: quantizeLog(),
+        onWeightsFile: weightsFileLog,
       });
       open.catch(() => this.runners.delete(layer));
     }
@@ -307,13 +307,13 @@ function planeLayer(request: GenerateRequest, folder: ModelFolder): number | und
   return layers.values().next().value;
 }
 
-/** Logs the one-time quantization of a model's weights (minutes for billions of weights) every tenth of the way. */
-function quantizeLog(): (done: number, total: number) => void {
+/** Logs the one-time conversion of a model's weights into the format's file (minutes for billions of weights) every tenth of the way. */
+function weightsFileLog(what: string): (done: number, total: number) => void {
   let shown = -1;
   return (done, total) => {
     const tenth = Math.floor((10 * done) / total);
     if (tenth === shown) return;
     shown = tenth;
-    console.error(`quantizing the weights (once; kept next to the model): ${tenth * 10}%`);
+    console.error(`writing ${what} (once; kept next to the model): ${tenth * 10}%`);
   };
 }

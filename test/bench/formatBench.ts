@@ -59,8 +59,9 @@ export async function formatBench(
     const run = await runChild<EngineRun>(path.join(__dirname, 'formatChild.js'), args, 60 * 60 * 1000);
     results.push({ format, run });
     const reps = `median of ${options.repeat}, ${options.threads} threads`;
-    if (run.quantizeMs !== null) add('one-time quantization', run.quantizeMs / 1000, 's', 'writes microsteer-weights-q*.safetensors; later opens reuse it');
+    if (run.convertMs !== null) add('one-time conversion', run.convertMs / 1000, 's', 'writes the format\'s microsteer-weights-*.safetensors; later opens reuse it');
     add('load', run.loadMs, 'ms', 'Gemma2Runner.open: folder + forward session (graph compiled if not cached)');
+    add('load again', run.reloadMs, 'ms', 'a second Gemma2Runner.open in the same process once the first is released: the weights\' pages in memory');
     add('time to first token', run.firstTokenMs, 'ms', `load + the first ${WORKLOAD.prefillTokens}-token prefill`);
     add('prefill', run.prefillTokensPerSecond, 'tokens/s', `batch 1, ${WORKLOAD.prefillTokens} tokens, ${reps}`);
     for (const [batch, tps] of Object.entries(run.decodeTokensPerSecond)) {

@@ -24,8 +24,10 @@ import { pieceWidth, runInPieces, type ForwardPasses } from './positionPieces';
 import { residualEditFeeds, type ResidualEditFeeds, type ResidualEdits } from './residualEdits';
 import type { ModelWeights } from './layers';
 import type { QuantBits } from '../weights/blockQuantize';
-import { modelWeights, quantizedWeights, storedWeights } from '../weights/graphWeights';
-import { quantizedFileLayout, quantizedWeightsFile, type QuantizeProgress } from '../weights/quantizedFile';
+import type { WeightsFileProgress } from '../weights/derivedFile';
+import { floatWeightsFile } from '../weights/floatFile';
+import { floatWeights, modelWeights, quantizedWeights, storedWeights } from '../weights/graphWeights';
+import { quantizedFileLayout, quantizedWeightsFile } from '../weights/quantizedFile';
 import { chooseWeights, quantBits, type WeightsChoice, type WeightsSetting } from '../weights/weightsFormat';
 
 export type FloatArray = Float32Array | Float64Array;
@@ -42,8 +44,11 @@ export interface RunnerOptions {
   intraOpNumThreads?: number;
   /** The weights format (default f32, exact); `auto` picks by device and memory (weights/weightsFormat.ts). */
   weights?: WeightsSetting;
-  /** Progress of the one-time quantization of the weights (values done, total). */
-  onQuantize?: QuantizeProgress;
+  /**
+   * Progress of the one-time conversion of the weights into the format's file (values done, total), by
+   * what is being made ("float32 copies of the weights", ...).
+   */
+  onWeightsFile?: (what: string) => WeightsFileProgress;
 }
 
 /**
@@ -225,16 +230,20 @@ export class Gemma2Runner {
       dir,
       prepareBackward,
     });
-    if (format === 'f32') return build(this.folder.dir, (g) => modelWeights(g, this.folder));
+    const fileOptions = (what: string) => ({ cacheDir: this.options.cacheDir, onProgress: this.options.onWeightsFile?.(what) });
+    if (format === 'f32' && this.computeDtype === 'float64') return build(this.folder.dir, (g) => modelWeights(g, this.folder));
+    if (format === 'f32') {
+      const file = await floatWeightsFile(this.folder, fileOptions('float32 copies of the weights'));
+      return build(file.dir, (g) => floatWeights(g, file));
+    }
     if (format === 'stored') return build(this.folder.dir, (g) => storedWeights(g, this.folder));
     const bits = quantBits(format) as QuantBits;
-    const fileOptions = { cacheDir: this.options.cacheDir, onProgress: this.options.onQuantize };
-    const file = await quantizedWeightsFile(this.folder, bits, 'weights', fileOptions);
+    const file = await quantizedWeightsFile(this.folder, bits, 'weights', fileOptions(`int${bits} quantizations of the weights`));
     // Graphs read both files from their own folder: the transposed part goes where the other one is.
     const transposed = quantizedFileLayout(this.folder, bits, 'transposed', file.dir);
     let made: Promise<unknown> | undefined;
     const prepare = async () => {
-      made ??= quantizedWeightsFile(this.folder, bits, 'transposed', { ...fileOptions, dir: file.dir });
+      made ??= quantizedWeightsFile(this.folder, bits, 'transposed', { ...fileOptions(`int${bits} quantizations of the transposed weights (for training)`), dir: file.dir });
       made.catch(() => (made = undefined));
       await made;
     };

@@ -15,7 +15,8 @@ import { openModelFolder } from '../../../src/engine/model/modelFolder';
 import type { ModelFolder } from '../../../src/engine/model/types';
 import type { GraphBuilder, GraphParts } from '../../../src/engine/onnx/graph';
 import { serializeModel } from '../../../src/engine/onnx/serialize';
-import { modelWeights, quantizedWeights, storedWeights } from '../../../src/engine/weights/graphWeights';
+import { floatWeightsFile } from '../../../src/engine/weights/floatFile';
+import { floatWeights, quantizedWeights, storedWeights } from '../../../src/engine/weights/graphWeights';
 import { quantizedWeightsFile } from '../../../src/engine/weights/quantizedFile';
 import { ensureTinyModel } from '../../fixtures/tinyModel';
 import { testTempDir } from '../../fixtures/tempDir';
@@ -35,8 +36,9 @@ interface Format {
 async function formats(): Promise<Format[]> {
   const f32 = await openModelFolder(await ensureTinyModel());
   const bf16 = await openModelFolder(await ensureTinyModel({ dtype: 'bf16' }));
+  const floats = await floatWeightsFile(bf16, { cacheDir });
   const out: Format[] = [
-    { name: 'f32', folder: f32, dir: f32.dir, weights: (g) => modelWeights(g, f32) },
+    { name: 'f32', folder: bf16, dir: floats.dir, weights: (g) => floatWeights(g, floats) },
     { name: 'stored', folder: bf16, dir: bf16.dir, weights: (g) => storedWeights(g, bf16) },
   ];
   for (const bits of [8, 4] as const) {

@@ -10,7 +10,8 @@ import { test } from 'node:test';
 import { buildForwardGraph } from '../../../src/engine/gemma2/forwardGraph';
 import { openModelFolder } from '../../../src/engine/model/modelFolder';
 import type { GraphParts } from '../../../src/engine/onnx/graph';
-import { modelWeights, quantizedWeights } from '../../../src/engine/weights/graphWeights';
+import { floatWeightsFile } from '../../../src/engine/weights/floatFile';
+import { floatWeights, quantizedWeights } from '../../../src/engine/weights/graphWeights';
 import { quantizedFileLayout, quantizedWeightsFile } from '../../../src/engine/weights/quantizedFile';
 import { ensureTinyModel } from '../../fixtures/tinyModel';
 import { testTempDir } from '../../fixtures/tempDir';
@@ -47,12 +48,17 @@ test('int8 and int4: the backward graph reads W^T of the layers above the hook a
   }
 });
 
-test('f32: the backward graph reads only the layers above the hook and the head', async () => {
-  const folder = await openModelFolder(await ensureTinyModel());
-  const split = buildForwardGraph(folder, { hookLayer: HOOK, weights: (g) => modelWeights(g, folder) });
+test('f32: the backward graph reads only the layers above the hook and the head; no weight passes a Cast or a Transpose', async () => {
+  const folder = await openModelFolder(await ensureTinyModel({ dtype: 'bf16' }));
+  const file = await floatWeightsFile(folder, { cacheDir });
+  const split = buildForwardGraph(folder, { hookLayer: HOOK, weights: (g) => floatWeights(g, file) });
   const backward = weightNames(split.backward);
   const below = backward.filter((n) => (layerOf(n) ?? Infinity) < HOOK || (layerOf(n) === HOOK && !n.includes('post_feedforward_layernorm')));
   assert.deepEqual(below, []);
   assert.ok(backward.includes('model.embed_tokens.weight'), 'the head is differentiated through');
-  console.log(`f32: forward ${weightNames(split.forward).length} weights, backward ${backward.length}`);
+  // onnxruntime would fold such a node into a converted copy of the weight at every session creation.
+  const weights = new Set(weightNames(split.forward));
+  const folded = split.forward.nodes.filter((n) => (n.opType === 'Cast' || n.opType === 'Transpose') && n.inputs.some((t) => t !== null && weights.has(t.name)));
+  assert.deepEqual(folded.map((n) => `${n.opType}(${n.inputs[0]?.name})`), []);
+  console.log(`f32: forward ${weights.size} weights, backward ${backward.length}`);
 });
