@@ -9,7 +9,7 @@
 import { statSync } from 'node:fs';
 import { Gemma2Runner, type FloatArray } from '../../src/engine/gemma2/runner';
 import { openModelFolder } from '../../src/engine/model/modelFolder';
-import { floatWeightsFile } from '../../src/engine/weights/floatFile';
+import { floatWeightsFile, needsFloatFile } from '../../src/engine/weights/floatFile';
 import { quantizedWeightsFile } from '../../src/engine/weights/quantizedFile';
 import { childMain, peakResidentBytes, residentBytes } from './childProcess';
 import { benchIds, decodePrompt, decodeToken, GREEDY_PROMPT, PREFILL_PROMPT, WORKLOAD } from './prompts';
@@ -78,8 +78,9 @@ async function measure(args: FormatRunArgs): Promise<Omit<EngineRun, 'peakRssByt
   const folder = await openModelFolder(args.dir);
   const vocab = folder.config.vocabSize;
   const made = Date.now();
-  const file = args.format === 'f32' ? await floatWeightsFile(folder) : await quantizedWeightsFile(folder, args.format === 'int8' ? 8 : 4, 'weights');
-  const convertMs = statSync(file.file).mtimeMs >= made ? Date.now() - made : null;
+  const file =
+    args.format !== 'f32' ? await quantizedWeightsFile(folder, args.format === 'int8' ? 8 : 4, 'weights') : needsFloatFile(folder) ? await floatWeightsFile(folder) : null;
+  const convertMs = file && statSync(file.file).mtimeMs >= made ? Date.now() - made : null;
 
   const t0 = performance.now();
   const runner = await Gemma2Runner.open(folder, runnerOptions(args));

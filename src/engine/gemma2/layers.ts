@@ -5,7 +5,7 @@
  * the cached positions and the new ones. Everything runs in the graph's compute dtype.
  */
 import type { Gemma2Config } from '../model/types';
-import type { DType, Tensor } from '../onnx/graph';
+import type { DType, GradientRule, Tensor } from '../onnx/graph';
 import {
   add,
   cast,
@@ -18,6 +18,7 @@ import {
   logicalAnd,
   logicalNot,
   matmul,
+  matmulTransB,
   mul,
   rangeOf,
   sliceBetween,
@@ -28,6 +29,7 @@ import {
   softmax,
   sqrt,
   sub,
+  sumToShape,
   tanh,
   transpose,
   unsqueeze,
@@ -128,7 +130,7 @@ function norm(ctx: LayerContext, x: Tensor, layer: number | null, name: string):
 
 /** A bias-free nn.Linear: x @ W^T with W stored [out, in]. */
 export function linear(x: Tensor, w: Tensor): Tensor {
-  return matmul(x, transpose(w));
+  return matmulTransB(x, w);
 }
 
 /** cap * tanh(x / cap), or x when the config disables the cap. */
@@ -314,11 +316,19 @@ export function logits(ctx: LayerContext, hidden: Tensor): Tensor {
 /**
  * h @ E^T written as (E @ h^T)^T: onnxruntime folds a transposed constant into a second copy, and the
  * embedding is the model's largest tensor; as MatMul's left operand it is read where Gather reads it.
+ * The gradient has a rule of its own, gy @ E and gy^T @ h, which read the table as it lies: the chain
+ * through the transposes would transpose the table, and over onnxruntime's 1 GB folding limit (a large
+ * vocabulary in float32) on every run.
  */
 export function tiedHead(h: Tensor, embedding: Tensor): Tensor {
   const swapLast = h.shape.map((_, i) => i);
   [swapLast[h.rank - 2], swapLast[h.rank - 1]] = [h.rank - 1, h.rank - 2];
-  return transpose(matmul(embedding, transpose(h, swapLast)), swapLast);
+  const logits = transpose(matmul(embedding, transpose(h, swapLast)), swapLast);
+  const rule: GradientRule = ([gy], [nh, ne]) => [
+    nh && gy ? matmul(gy, embedding) : null,
+    ne && gy ? sumToShape(matmul(transpose(gy, swapLast), h), embedding.shape) : null,
+  ];
+  return h.graph.emit('Identity', [logits], {}, [{ dtype: logits.dtype, shape: logits.shape }], rule, [h, embedding])[0];
 }
 
 /**

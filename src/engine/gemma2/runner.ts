@@ -25,7 +25,7 @@ import { residualEditFeeds, type ResidualEditFeeds, type ResidualEdits } from '.
 import type { ModelWeights } from './layers';
 import type { QuantBits } from '../weights/blockQuantize';
 import type { WeightsFileProgress } from '../weights/derivedFile';
-import { floatWeightsFile } from '../weights/floatFile';
+import { floatWeightsFile, needsFloatFile } from '../weights/floatFile';
 import { floatWeights, modelWeights, quantizedWeights, storedWeights } from '../weights/graphWeights';
 import { quantizedFileLayout, quantizedWeightsFile } from '../weights/quantizedFile';
 import { chooseWeights, quantBits, type WeightsChoice, type WeightsSetting } from '../weights/weightsFormat';
@@ -231,7 +231,7 @@ export class Gemma2Runner {
       prepareBackward,
     });
     const fileOptions = (what: string) => ({ cacheDir: this.options.cacheDir, onProgress: this.options.onWeightsFile?.(what) });
-    if (format === 'f32' && this.computeDtype === 'float64') return build(this.folder.dir, (g) => modelWeights(g, this.folder));
+    if (format === 'f32' && (this.computeDtype === 'float64' || !needsFloatFile(this.folder))) return build(this.folder.dir, (g) => modelWeights(g, this.folder));
     if (format === 'f32') {
       const file = await floatWeightsFile(this.folder, fileOptions('float32 copies of the weights'));
       return build(file.dir, (g) => floatWeights(g, file));

@@ -329,6 +329,25 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   ]);
 }
 
+/**
+ * a @ b^T. In float32 one `com.microsoft` FusedMatMul (transB) that reads b as it lies: MatMul over
+ * Transpose(b) makes onnxruntime fold a transposed copy of a weight b at session creation. Its CPU
+ * kernel is float32 only, so other dtypes keep the Transpose.
+ */
+export function matmulTransB(a: Tensor, b: Tensor): Tensor {
+  if (a.dtype !== 'float32') return matmul(a, swapLast(b));
+  sameDtype('FusedMatMul', a, b);
+  if (a.rank < 2 || b.rank < 2) throw new Error(`FusedMatMul: needs rank >= 2 operands, got ${a} and ${b}`);
+  const [m, k] = a.shape.slice(-2);
+  const [n, k2] = b.shape.slice(-2);
+  if (k !== k2) throw new Error(`FusedMatMul: inner dims differ (${a} @ ${b}^T)`);
+  const batch = broadcastShapes(a.shape.slice(0, -2), b.shape.slice(0, -2), 'FusedMatMul');
+  return emit1('com.microsoft:FusedMatMul', [a, b], { transB: { i: 1 } }, a.dtype, [...batch, m, n], ([gy], [na, nb]) => [
+    na && gy ? sumToShape(matmul(gy, b), a.shape) : null,
+    nb && gy ? sumToShape(matmul(swapLast(gy), a), b.shape) : null,
+  ]);
+}
+
 function swapLast(x: Tensor): Tensor {
   const perm = x.shape.map((_, i) => i);
   perm[x.rank - 2] = x.rank - 1;

@@ -112,17 +112,6 @@ export function modelRows(folder: ModelFolder, name: string, first: number, coun
   return readTensorRows(folder.tensors.get(name) as TensorLocation, first, count);
 }
 
-/** Rows of W^T read from W: the whole of W, once, since every row of W^T needs a column of every row of W. */
-export async function transposedRows(folder: ModelFolder, name: string): Promise<(first: number, count: number) => Float32Array> {
-  const [rows, cols] = (folder.tensors.get(name) as TensorLocation).shape;
-  const w = await modelRows(folder, name, 0, rows);
-  return (first, count) => {
-    const out = new Float32Array(count * rows);
-    for (let c = 0; c < count; c++) for (let r = 0; r < rows; r++) out[c * rows + r] = w[r * cols + first + c];
-    return out;
-  };
-}
-
 function entryBytes(e: HeaderEntry): number {
   return e.shape.reduce((a, d) => a * d, 1) * (e.dtype === 'U8' ? 1 : 4);
 }

@@ -1,8 +1,9 @@
 /**
  * The ModelWeights of a graph (gemma2/layers.ts) in each weights format:
- * - f32: float32 copies of the weights in the orientation the graph reads them, from the float32 weights
- *   file (floatFile.ts);
- * - float64 graphs (fidelity checks): the model folder's tensors cast to float64, a large embedding in slices;
+ * - f32 for a model stored in 16 bits: float32 copies of the weights from the float32 weights file
+ *   (floatFile.ts);
+ * - f32 for a float32 model, and float64 graphs (fidelity checks): the model folder's tensors (cast to
+ *   float64 for those), a large embedding in slices;
  * - stored: the file's BF16/F16 tensors used as they are by MatMul and Gather (CUDA has those kernels),
  *   with activations cast around each product; norms, softmax, soft-caps and losses stay float32;
  * - int8 / int4: block-quantized projections and head (MatMulNBits) and embedding lookup, read from
@@ -13,9 +14,8 @@ import { denseWeights, EMBEDDING, linear, tiedHead, type ModelWeights, type Weig
 import type { ModelFolder, TensorLocation } from '../model/types';
 import type { GraphBuilder, Tensor } from '../onnx/graph';
 import { DTYPE_BYTES, dtypeOfSafetensors } from '../onnx/dtype';
-import { add, cast, concat, gather, greater, less, logicalAnd, matmul, sub, unsqueeze, where } from '../onnx/ops';
+import { add, cast, concat, gather, greater, less, logicalAnd, sub, unsqueeze, where } from '../onnx/ops';
 import type { DerivedFile } from './derivedFile';
-import { transposedName } from './floatFile';
 import { gatherQuantizedRows, matmulNBits, type QuantizedMatrix } from './quantizedOps';
 import type { QuantizedWeightsFile } from './quantizedFile';
 
@@ -72,15 +72,14 @@ function rowSlices(g: GraphBuilder, loc: TensorLocation, count: number): { start
   return slices;
 }
 
-/** Weights read from the float32 weights file: each projection's W^T as MatMul's B, as it lies. */
+/** Weights read from the float32 weights file (floatFile.ts), under the model's names. */
 export function floatWeights(g: GraphBuilder, file: DerivedFile): ModelWeights {
   if (g.computeDtype !== 'float32') throw new InputError(`the float32 weights file is for float32 graphs, not ${g.computeDtype}`);
-  const declare = (name: string): Tensor => {
+  return denseWeights((name) => {
     const t = file.tensors.get(name);
     if (!t) throw new InputError(`${file.file}: no tensor ${name}`);
     return g.externalWeight(name, 'float32', t.shape, t.file, t.offset, t.byteLength);
-  };
-  return { ...denseWeights(declare), project: (x, name) => matmul(x, declare(transposedName(name))) };
+  });
 }
 
 /** The model folder's weights kept in their stored dtype for the products (CUDA's `stored` format). */

@@ -9,14 +9,13 @@
 import type { FileHandle } from 'node:fs/promises';
 import { gemma2TensorShapes } from '../model/modelFolder';
 import type { HeaderEntry } from '../model/safetensors';
-import type { ModelFolder } from '../model/types';
+import type { ModelFolder, TensorLocation } from '../model/types';
 import { blockLayout, BLOCK_SIZE, quantizeRows, type QuantBits } from './blockQuantize';
 import {
   derivedFile,
   derivedLayout,
   modelRows,
   placeIn,
-  transposedRows,
   writeAt,
   type DerivedFile,
   type DerivedFileOptions,
@@ -120,4 +119,15 @@ async function writeTensors(handle: FileHandle, folder: ModelFolder, out: Derive
       onProgress?.(done, total);
     }
   }
+}
+
+/** Rows of W^T read from W: the whole of W, once, since every row of W^T needs a column of every row of W. */
+async function transposedRows(folder: ModelFolder, name: string): Promise<(first: number, count: number) => Float32Array> {
+  const [rows, cols] = (folder.tensors.get(name) as TensorLocation).shape;
+  const w = await modelRows(folder, name, 0, rows);
+  return (first, count) => {
+    const out = new Float32Array(count * rows);
+    for (let c = 0; c < count; c++) for (let r = 0; r < rows; r++) out[c * rows + r] = w[r * cols + first + c];
+    return out;
+  };
 }

@@ -189,6 +189,11 @@ export interface GradCheckOptions {
   seed?: number;
   /** The output's actual shape when the graph's is symbolic. */
   outShape?: number[];
+  /**
+   * The graph's dtype (default float64). float32 checks an op whose float32 graph emits other nodes
+   * (onnxruntime's float32-only kernels); it needs a larger eps and tol.
+   */
+  dtype?: 'float32' | 'float64';
 }
 
 export interface GradInput {
@@ -212,8 +217,9 @@ export async function checkGradients(
 ): Promise<void> {
   const eps = options.eps ?? 1e-6;
   const tol = options.tol ?? 1e-6;
-  const g = new GraphBuilder({ computeDtype: 'float64' });
-  const xs = inputs.map((inp, i) => g.input(`x${i}`, inp.fixed ?? 'float64', inp.shape ?? inp.values.shape));
+  const dtype = options.dtype ?? 'float64';
+  const g = new GraphBuilder({ computeDtype: dtype });
+  const xs = inputs.map((inp, i) => g.input(`x${i}`, inp.fixed ?? dtype, inp.shape ?? inp.values.shape));
   const built = build(xs);
   // A symbolic output is reshaped to the static shape it has for these inputs, so that R can be a constant.
   const y = options.outShape ? reshape(built, options.outShape) : built;
@@ -222,7 +228,7 @@ export async function checkGradients(
     return d;
   });
   const weights = uniform(rng(options.seed ?? 7), yShape, 0.5, 1.5);
-  const loss = reduceSum(mul(y, g.constant(weights.data, 'float64', yShape)), yShape.map((_, i) => i));
+  const loss = reduceSum(mul(y, g.constant(weights.data, dtype, yShape)), yShape.map((_, i) => i));
   const wrt = xs.filter((_, i) => !inputs[i].fixed);
   const grads = gradients(g, loss, wrt);
   g.output('loss', loss);
@@ -230,7 +236,7 @@ export async function checkGradients(
   const bytes = serializeModel(g, { externalDataDir: os.tmpdir() });
   const { session } = await createSession({ bytes }, { device: 'cpu' });
   const feed = (vals: Nd[]) =>
-    Object.fromEntries(vals.map((v, i) => [`x${i}`, hostOf(v, inputs[i].fixed)] as [string, HostTensor]));
+    Object.fromEntries(vals.map((v, i) => [`x${i}`, hostOf(v, inputs[i].fixed, dtype)] as [string, HostTensor]));
   try {
     const base = inputs.map((inp) => inp.values);
     const analytic = await runSession(session, feed(base));
@@ -257,8 +263,8 @@ export async function checkGradients(
   }
 }
 
-function hostOf(v: Nd, fixed?: DType): HostTensor {
+function hostOf(v: Nd, fixed: DType | undefined, dtype: 'float32' | 'float64'): HostTensor {
   if (fixed === 'int64') return { dtype: 'int64', data: BigInt64Array.from(v.data, (x) => BigInt(x)), dims: v.shape };
   if (fixed === 'bool') return { dtype: 'bool', data: Uint8Array.from(v.data), dims: v.shape };
-  return f64(v);
+  return dtype === 'float32' ? { dtype: 'float32', data: Float32Array.from(v.data), dims: v.shape } : f64(v);
 }

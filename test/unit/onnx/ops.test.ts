@@ -109,6 +109,18 @@ const cases: Case[] = [
   { name: 'matmul broadcast batch', inputs: [U([2, 1, 3, 4]), U([3, 4, 2])], build: ([a, b]) => op.matmul(a, b), ref: ([a, b]) => matmulRef(a, b) },
   { name: 'matmul by a 2-D matrix', inputs: [U([2, 3, 4]), U([4, 2])], build: ([a, b]) => op.matmul(a, b), ref: ([a, b]) => matmulRef(a, b) },
   {
+    name: 'matmulTransB by a 2-D matrix (float32: FusedMatMul)',
+    inputs: [U([2, 3, 4]), U([5, 4])],
+    build: ([a, b]) => op.matmulTransB(a, b),
+    ref: ([a, b]) => matmulRef(a, transposeRef(b, [1, 0])),
+  },
+  {
+    name: 'matmulTransB batched',
+    inputs: [U([2, 3, 4]), U([2, 5, 4])],
+    build: ([a, b]) => op.matmulTransB(a, b),
+    ref: ([a, b]) => matmulRef(a, transposeRef(b, [0, 2, 1])),
+  },
+  {
     name: 'transpose',
     inputs: [U([2, 3, 4])],
     build: ([a]) => op.transpose(a, [2, 0, 1]),
@@ -299,4 +311,15 @@ for (const c of cases) {
       await checkGradients(c.name, c.inputs, c.build, c.grad || {});
     });
   }
+}
+
+// matmulTransB emits FusedMatMul only in float32, so its own gradient rule is checked there (the loss is
+// linear in each operand: central differences are exact but for float32 rounding, hence eps and tol).
+for (const [name, shapes] of [
+  ['by a 2-D matrix', [[2, 3, 4], [5, 4]]],
+  ['batched', [[2, 3, 4], [2, 5, 4]]],
+] as const) {
+  test(`matmulTransB ${name}: float32 gradient (FusedMatMul's rule) matches central differences`, async () => {
+    await checkGradients(`matmulTransB ${name}`, [U([...shapes[0]]), U([...shapes[1]])], ([a, b]) => op.matmulTransB(a, b), { dtype: 'float32', eps: 1e-2, tol: 2e-3 });
+  });
 }

@@ -9,9 +9,11 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { buildForwardGraph } from '../../../src/engine/gemma2/forwardGraph';
 import { openModelFolder } from '../../../src/engine/model/modelFolder';
-import type { GraphParts } from '../../../src/engine/onnx/graph';
+import type { ModelWeights } from '../../../src/engine/gemma2/layers';
+import type { ModelFolder } from '../../../src/engine/model/types';
+import type { GraphBuilder, GraphParts } from '../../../src/engine/onnx/graph';
 import { floatWeightsFile } from '../../../src/engine/weights/floatFile';
-import { floatWeights, quantizedWeights } from '../../../src/engine/weights/graphWeights';
+import { floatWeights, modelWeights, quantizedWeights } from '../../../src/engine/weights/graphWeights';
 import { quantizedFileLayout, quantizedWeightsFile } from '../../../src/engine/weights/quantizedFile';
 import { ensureTinyModel } from '../../fixtures/tinyModel';
 import { testTempDir } from '../../fixtures/tempDir';
@@ -49,16 +51,25 @@ test('int8 and int4: the backward graph reads W^T of the layers above the hook a
 });
 
 test('f32: the backward graph reads only the layers above the hook and the head; no weight passes a Cast or a Transpose', async () => {
-  const folder = await openModelFolder(await ensureTinyModel({ dtype: 'bf16' }));
-  const file = await floatWeightsFile(folder, { cacheDir });
-  const split = buildForwardGraph(folder, { hookLayer: HOOK, weights: (g) => floatWeights(g, file) });
-  const backward = weightNames(split.backward);
-  const below = backward.filter((n) => (layerOf(n) ?? Infinity) < HOOK || (layerOf(n) === HOOK && !n.includes('post_feedforward_layernorm')));
-  assert.deepEqual(below, []);
-  assert.ok(backward.includes('model.embed_tokens.weight'), 'the head is differentiated through');
-  // onnxruntime would fold such a node into a converted copy of the weight at every session creation.
-  const weights = new Set(weightNames(split.forward));
-  const folded = split.forward.nodes.filter((n) => (n.opType === 'Cast' || n.opType === 'Transpose') && n.inputs.some((t) => t !== null && weights.has(t.name)));
-  assert.deepEqual(folded.map((n) => `${n.opType}(${n.inputs[0]?.name})`), []);
-  console.log(`f32: forward ${weights.size} weights, backward ${backward.length}`);
+  const bf16 = await openModelFolder(await ensureTinyModel({ dtype: 'bf16' }));
+  const file = await floatWeightsFile(bf16, { cacheDir });
+  const f32 = await openModelFolder(await ensureTinyModel());
+  const cases: [string, ModelFolder, (g: GraphBuilder) => ModelWeights][] = [
+    ['BF16 model, float32 file', bf16, (g) => floatWeights(g, file)],
+    ['float32 model, in place', f32, (g) => modelWeights(g, f32)],
+  ];
+  for (const [what, folder, weights] of cases) {
+    const split = buildForwardGraph(folder, { hookLayer: HOOK, weights });
+    const backward = weightNames(split.backward);
+    const below = backward.filter((n) => (layerOf(n) ?? Infinity) < HOOK || (layerOf(n) === HOOK && !n.includes('post_feedforward_layernorm')));
+    assert.deepEqual(below, [], what);
+    assert.ok(backward.includes('model.embed_tokens.weight'), `${what}: the head is differentiated through`);
+    // onnxruntime would fold such a node into a converted copy of the weight at every session creation.
+    for (const [part, graph] of [['forward', split.forward], ['backward', split.backward]] as const) {
+      const weights = new Set(weightNames(graph));
+      const folded = graph.nodes.filter((n) => (n.opType === 'Cast' || n.opType === 'Transpose') && n.inputs.some((t) => t !== null && weights.has(t.name)));
+      assert.deepEqual(folded.map((n) => `${n.opType}(${n.inputs[0]?.name})`), [], `${what}, ${part}`);
+    }
+    console.log(`f32, ${what}: forward ${weightNames(split.forward).length} weights, backward ${backward.length}`);
+  }
 });
