@@ -53,7 +53,7 @@ async function main(): Promise<void> {
     // Just before the model's runs: other work on the machine changes it within a run.
     const bandwidth = await measureReadBandwidth(threads);
     measurements.push({ model, metric: 'memory read bandwidth', value: bandwidth.bytesPerSecond / 1e9, unit: 'GB/s', detail: `${threads} threads, memcmp of 512 MiB per thread, best of 3; the rooflines below` });
-    const ours = await formatBench(model, dir, folder.config, formats, { repeat, threads, bandwidth });
+    const ours = await formatBench(model, dir, folder, formats, { repeat, threads, bandwidth });
     measurements.push(...ours.measurements);
     let peers: PeerResult[] = [];
     if (!values['no-peer']) {

@@ -41,7 +41,7 @@ export interface EngineRun {
   weightsReason: string;
   /** The peak before anything trained: generation's. */
   generatePeakRssBytes: number;
-  /** VmRSS after generating, after each of the training steps (the most), and once training is released; null where not measured. */
+  /** Pss after generating, after each of the training steps (the most), and once training is released; null where not measured. */
   residentBytes: { generating: number; training: number | null; released: number | null };
   /** The process's peak, training included. */
   peakRssBytes: number;
@@ -131,7 +131,7 @@ async function measure(args: FormatRunArgs): Promise<Omit<EngineRun, 'peakRssByt
   }
 }
 
-/** The most VmRSS after each of a few training steps, with the backward session released after. */
+/** The most resident (Pss) after each of a few training steps, with the backward session released after. */
 async function trainingResident(runner: Gemma2Runner): Promise<number> {
   const examples = Array.from({ length: TRAINING.rows }, (_, i) => benchIds(TRAINING.tokens, 200 + i));
   const sites = await runner.hookActivations(examples);

@@ -28,7 +28,7 @@ import type { WeightsFileProgress } from '../weights/derivedFile';
 import { floatWeightsFile, needsFloatFile } from '../weights/floatFile';
 import { floatWeights, modelWeights, quantizedWeights, storedWeights } from '../weights/graphWeights';
 import { quantizedFileLayout, quantizedWeightsFile } from '../weights/quantizedFile';
-import { chooseWeights, quantBits, type WeightsChoice, type WeightsSetting } from '../weights/weightsFormat';
+import { chooseWeights, packsWeights, quantBits, type WeightsChoice, type WeightsSetting } from '../weights/weightsFormat';
 
 export type FloatArray = Float32Array | Float64Array;
 
@@ -200,7 +200,13 @@ export class Gemma2Runner {
     const disabledOptimizer = role === 'backward' ? 'MatmulTransposeFusion' : undefined;
     // No arena: the forward session runs training steps too, whose activations span the vocabulary at
     // every position, and an arena would keep that memory after training (measured: decode no slower).
-    const opened = await createSession(compiled.source, { device, intraOpNumThreads: this.options.intraOpNumThreads, disabledOptimizer, memoryArena: false });
+    const opened = await createSession(compiled.source, {
+      device,
+      intraOpNumThreads: this.options.intraOpNumThreads,
+      disabledOptimizer,
+      memoryArena: false,
+      prepacking: packsWeights(this.weights.format, this.folder),
+    });
     if (this.weights.format === 'stored' && opened.device !== 'cuda') {
       await opened.session.release();
       throw new InputError(`weights "stored" need CUDA, which failed here (${opened.fallbackReason}): use f32, int8 or int4`);

@@ -32,6 +32,11 @@ export interface SessionOptions {
    * keeps the largest run's memory for the session's life). Default true.
    */
   memoryArena?: boolean;
+  /**
+   * false: kernels read constant weights where they lie instead of packing a copy of each at session
+   * creation (`session.disable_prepacking`). Default true.
+   */
+  prepacking?: boolean;
 }
 
 /** Opens a session on the requested device, falling back to CPU with a reason when CUDA fails. */
@@ -82,13 +87,12 @@ async function open(model: ModelSource, providers: string[], options: SessionOpt
   };
   if (options.intraOpNumThreads !== undefined) so.intraOpNumThreads = options.intraOpNumThreads;
   if (options.memoryArena === false) so.enableCpuMemArena = false;
-  if (options.disabledOptimizer !== undefined) so.extra = { optimization: { disable_specified_optimizers: options.disabledOptimizer } };
-  if (typeof model === 'string') return ort.InferenceSession.create(model, so);
-  if (model.externalDataDir !== undefined) {
-    // A model held in memory has no folder of its own: tell onnxruntime where its external data lies.
-    so.extra = { ...so.extra, session: { model_external_initializers_file_folder_path: model.externalDataDir } };
-  }
-  return ort.InferenceSession.create(model.bytes, so);
+  const session: Record<string, string> = {};
+  if (options.prepacking === false) session.disable_prepacking = '1';
+  // A model held in memory has no folder of its own: tell onnxruntime where its external data lies.
+  if (typeof model !== 'string' && model.externalDataDir !== undefined) session.model_external_initializers_file_folder_path = model.externalDataDir;
+  so.extra = { session, ...(options.disabledOptimizer === undefined ? {} : { optimization: { disable_specified_optimizers: options.disabledOptimizer } }) };
+  return typeof model === 'string' ? ort.InferenceSession.create(model, so) : ort.InferenceSession.create(model.bytes, so);
 }
 
 /** Element types that cross the JS boundary (no bfloat16: the JS API cannot feed it). */

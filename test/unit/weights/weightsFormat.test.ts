@@ -4,7 +4,7 @@ import { before, test } from 'node:test';
 import { InputError } from '../../../src/engine/errors';
 import { openModelFolder } from '../../../src/engine/model/modelFolder';
 import type { ModelFolder } from '../../../src/engine/model/types';
-import { chooseWeights, parseWeightsSetting } from '../../../src/engine/weights/weightsFormat';
+import { chooseWeights, packsWeights, parseWeightsSetting } from '../../../src/engine/weights/weightsFormat';
 import { ensureTinyModel } from '../../fixtures/tinyModel';
 
 let f32Model: ModelFolder;
@@ -37,4 +37,26 @@ test('auto computes in the stored 16-bit weights on CUDA, and stored without CUD
   assert.notEqual(chooseWeights('auto', bf16Model, 'auto', 'no CUDA provider').format, 'stored');
   assert.throws(() => chooseWeights('stored', bf16Model, 'cpu', null), /stored.*BF16 on CUDA.*device is cpu.*use f32, int8 or int4/);
   assert.throws(() => chooseWeights('stored', bf16Model, 'auto', 'no CUDA provider'), /no CUDA provider/);
+});
+
+test('f32 packs its projections up to 1 GB of them, a 2B-shaped model reads them in place, quantized formats always pack', () => {
+  assert.equal(packsWeights('f32', f32Model), true);
+  // The 2B shape's projections, 8.1 GB as float32: 26 layers of q, k, v, o and the three MLP matrices.
+  const layer = (l: number): [string, number[]][] => [
+    [`model.layers.${l}.self_attn.q_proj.weight`, [2048, 2304]],
+    [`model.layers.${l}.self_attn.k_proj.weight`, [1024, 2304]],
+    [`model.layers.${l}.self_attn.v_proj.weight`, [1024, 2304]],
+    [`model.layers.${l}.self_attn.o_proj.weight`, [2304, 2048]],
+    [`model.layers.${l}.mlp.gate_proj.weight`, [9216, 2304]],
+    [`model.layers.${l}.mlp.up_proj.weight`, [9216, 2304]],
+    [`model.layers.${l}.mlp.down_proj.weight`, [2304, 9216]],
+  ];
+  const tensors = [['model.embed_tokens.weight', [256000, 2304]] as [string, number[]], ...Array.from({ length: 26 }, (_, l) => layer(l)).flat()];
+  const large = { ...f32Model, tensors: new Map(tensors.map(([name, shape]) => [name, { ...f32Model.tensors.get('model.embed_tokens.weight')!, name, shape }])) };
+  assert.equal(packsWeights('f32', large), false);
+  assert.equal(packsWeights('int8', large), true);
+  assert.equal(packsWeights('int4', large), true);
+  // The embedding is not packed (the head reads it as MatMul's left operand), so it does not count.
+  const embeddingOnly = { ...large, tensors: new Map([...large.tensors].filter(([name]) => name === 'model.embed_tokens.weight')) };
+  assert.equal(packsWeights('f32', embeddingOnly), true);
 });
