@@ -1,9 +1,9 @@
 /**
  * The f32 format's weights for a model stored in 16 bits: float32 copies of its tensors, made once and
  * kept as a derived weights file (derivedFile.ts), `microsteer-weights-f32-<fingerprint>.safetensors`,
- * with the model's names and shapes. onnxruntime memory-maps the file and packs each product's weights
- * once; no Cast of a weight is left for it to fold at session creation (folding made a converted copy of
- * every weight on every start). BF16/F16 to float32 is exact, so graphs over it compute what graphs over
+ * with the model's names and shapes. onnxruntime memory-maps the file (and packs the products' weights
+ * once where weightsFormat.ts's packsWeights says so); no Cast of a weight is left for it to fold at
+ * session creation (folding made a converted copy of every weight on every start). BF16/F16 to float32 is exact, so graphs over it compute what graphs over
  * the model's own files did.
  */
 import type { FileHandle } from 'node:fs/promises';

@@ -21,7 +21,7 @@ import type { QuantizedWeightsFile } from './quantizedFile';
 
 /**
  * onnxruntime folds a weight's Cast into a converted copy once, at session creation, but not when the
- * result would pass 1 GB: such a Cast (a large embedding in float32) would then run on every run. An
+ * result would pass 1 GB: such a Cast (a large embedding in float64) would then run on every run. An
  * embedding that large is read as row slices under this size, each folded on its own.
  */
 const FOLDED_BYTES = 512 * 1024 * 1024;
