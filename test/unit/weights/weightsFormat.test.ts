@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
 import { InputError } from '../../../src/engine/errors';
-import { openModelFolder } from '../../../src/engine/model/modelFolder';
+import { gemma2TensorShapes, openModelFolder } from '../../../src/engine/model/modelFolder';
 import type { ModelFolder } from '../../../src/engine/model/types';
 import { chooseWeights, packsWeights, parseWeightsSetting } from '../../../src/engine/weights/weightsFormat';
 import { ensureTinyModel } from '../../fixtures/tinyModel';
@@ -41,18 +41,10 @@ test('auto computes in the stored 16-bit weights on CUDA, and stored without CUD
 
 test('f32 packs its projections up to 1 GB of them, a 2B-shaped model reads them in place, quantized formats always pack', () => {
   assert.equal(packsWeights('f32', f32Model), true);
-  // The 2B shape's projections, 8.1 GB as float32: 26 layers of q, k, v, o and the three MLP matrices.
-  const layer = (l: number): [string, number[]][] => [
-    [`model.layers.${l}.self_attn.q_proj.weight`, [2048, 2304]],
-    [`model.layers.${l}.self_attn.k_proj.weight`, [1024, 2304]],
-    [`model.layers.${l}.self_attn.v_proj.weight`, [1024, 2304]],
-    [`model.layers.${l}.self_attn.o_proj.weight`, [2304, 2048]],
-    [`model.layers.${l}.mlp.gate_proj.weight`, [9216, 2304]],
-    [`model.layers.${l}.mlp.up_proj.weight`, [9216, 2304]],
-    [`model.layers.${l}.mlp.down_proj.weight`, [2304, 9216]],
-  ];
-  const tensors = [['model.embed_tokens.weight', [256000, 2304]] as [string, number[]], ...Array.from({ length: 26 }, (_, l) => layer(l)).flat()];
-  const large = { ...f32Model, tensors: new Map(tensors.map(([name, shape]) => [name, { ...f32Model.tensors.get('model.embed_tokens.weight')!, name, shape }])) };
+  // The 2B shape: 8.1 GB of float32 projections (norms included, they do not count).
+  const config = { ...f32Model.config, vocabSize: 256000, hiddenSize: 2304, intermediateSize: 9216, numHiddenLayers: 26, numAttentionHeads: 8, numKeyValueHeads: 4, headDim: 256 };
+  const like = f32Model.tensors.get('model.embed_tokens.weight')!;
+  const large = { ...f32Model, config, tensors: new Map([...gemma2TensorShapes(config)].map(([name, shape]) => [name, { ...like, name, shape }])) };
   assert.equal(packsWeights('f32', large), false);
   assert.equal(packsWeights('int8', large), true);
   assert.equal(packsWeights('int4', large), true);
