@@ -25,10 +25,20 @@ export interface BlockQuantized {
   scales: Float32Array;
 }
 
-/** Values per block: onnxruntime's fast CPU kernels (accuracy_level 4) take 16 to 256, a power of two. */
-export const BLOCK_SIZE = 32;
+/** Block sizes in order of preference: onnxruntime's fast CPU kernels (accuracy_level 4) take 16 to 256, a power of two. */
+const BLOCK_SIZES = [128, 64, 32];
 
-export function blockLayout(cols: number, bits: QuantBits, blockSize = BLOCK_SIZE): { blocks: number; blockBytes: number } {
+/**
+ * Values per block for a matrix of `cols` columns: the largest of 128, 64, 32 that divides it, else 32
+ * with a padded last block. Larger blocks decode faster and pack smaller (onnxruntime-node 1.30, one
+ * 2304 x 9216 product at batch 1, 128 against 32: 20-25% faster, 27-45% quicker session creation;
+ * DESIGN §8), at a KL within the formats' bounds; padding a small matrix to 128 would waste more.
+ */
+export function blockSizeFor(cols: number): number {
+  return BLOCK_SIZES.find((size) => cols % size === 0) ?? BLOCK_SIZES[BLOCK_SIZES.length - 1];
+}
+
+export function blockLayout(cols: number, bits: QuantBits, blockSize = blockSizeFor(cols)): { blocks: number; blockBytes: number } {
   return { blocks: Math.ceil(cols / blockSize), blockBytes: (blockSize * bits) / 8 };
 }
 
@@ -36,7 +46,7 @@ export function blockLayout(cols: number, bits: QuantBits, blockSize = BLOCK_SIZ
  * Quantizes rows [firstRow, firstRow + rowCount) of a row-major float matrix with `cols` columns
  * (`values` holds just those rows), so that large tensors can be quantized a slice at a time.
  */
-export function quantizeRows(values: ArrayLike<number>, rowCount: number, cols: number, bits: QuantBits, blockSize = BLOCK_SIZE): BlockQuantized {
+export function quantizeRows(values: ArrayLike<number>, rowCount: number, cols: number, bits: QuantBits, blockSize = blockSizeFor(cols)): BlockQuantized {
   if (values.length !== rowCount * cols) throw new Error(`quantizeRows: ${values.length} values for ${rowCount} x ${cols}`);
   const { blocks, blockBytes } = blockLayout(cols, bits, blockSize);
   const data = new Uint8Array(rowCount * blocks * blockBytes);

@@ -117,8 +117,7 @@ export function quantizedWeights(g: GraphBuilder, file: QuantizedWeightsFile, tr
     const shape = from.matrices.get(name);
     if (!shape) throw new InputError(`${from.file}: no quantized matrix ${name}`);
     if (!m) {
-      const [rows, cols] = shape;
-      m = { data: declare(from, `${name}.q`, suffix), scales: declare(from, `${name}.scales`, suffix), bits: from.bits, blockSize: from.blockSize, rows, cols, transposed: other };
+      m = { data: declare(from, `${name}.q`, suffix), scales: declare(from, `${name}.scales`, suffix), bits: from.bits, ...shape, transposed: other };
       matrices.set(name + suffix, m);
     }
     return m;

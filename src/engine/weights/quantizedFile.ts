@@ -10,7 +10,7 @@ import type { FileHandle } from 'node:fs/promises';
 import { gemma2TensorShapes } from '../model/modelFolder';
 import type { HeaderEntry } from '../model/safetensors';
 import type { ModelFolder, TensorLocation } from '../model/types';
-import { blockLayout, BLOCK_SIZE, quantizeRows, type QuantBits } from './blockQuantize';
+import { blockLayout, blockSizeFor, quantizeRows, type QuantBits } from './blockQuantize';
 import {
   derivedFile,
   derivedLayout,
@@ -24,18 +24,24 @@ import {
 } from './derivedFile';
 
 /** Bump when the quantization or the file's layout changes. */
-const QUANTIZER_VERSION = 'microsteer-q1';
+const QUANTIZER_VERSION = 'microsteer-q2';
 
 /** Values quantized per piece: bounds the converter's memory whatever the tensor's size. */
 const PIECE_VALUES = 1 << 22;
 
 export type QuantizedPart = 'weights' | 'transposed';
 
+/** A quantized matrix's shape and its values per block (blockSizeFor its columns). */
+export interface QuantizedShape {
+  rows: number;
+  cols: number;
+  blockSize: number;
+}
+
 export interface QuantizedWeightsFile extends DerivedFile {
   bits: QuantBits;
-  blockSize: number;
-  /** [rows, cols] of each quantized matrix by its model name (W^T's in the transposed part). */
-  matrices: Map<string, [number, number]>;
+  /** Each quantized matrix by its model name (W^T's in the transposed part). */
+  matrices: Map<string, QuantizedShape>;
 }
 
 /** The matrices that are quantized: every projection and the embedding (the norms stay float32). */
@@ -65,7 +71,7 @@ export function quantizedFileLayout(folder: ModelFolder, bits: QuantBits, part: 
 }
 
 function fileLayout(folder: ModelFolder, bits: QuantBits, part: QuantizedPart): DerivedLayout {
-  const metadata = { quantizer: QUANTIZER_VERSION, bits: String(bits), block_size: String(BLOCK_SIZE), part };
+  const metadata = { quantizer: QUANTIZER_VERSION, bits: String(bits), block_size: 'largest of 128, 64, 32 dividing the columns, else 32 padded', part };
   return derivedLayout(folder, `q${bits}${part === 'transposed' ? 't' : ''}`, fileEntries(folder, bits, part), metadata);
 }
 
@@ -91,8 +97,13 @@ function oriented(shape: readonly number[], part: QuantizedPart): [number, numbe
 
 function describe(folder: ModelFolder, placed: DerivedFile, bits: QuantBits, part: QuantizedPart): QuantizedWeightsFile {
   const shapes = gemma2TensorShapes(folder.config);
-  const matrices = new Map(quantizedMatrices(folder).map((name) => [name, oriented(shapes.get(name) as number[], part)]));
-  return { ...placed, bits, blockSize: BLOCK_SIZE, matrices };
+  const matrices = new Map(
+    quantizedMatrices(folder).map((name) => {
+      const [rows, cols] = oriented(shapes.get(name) as number[], part);
+      return [name, { rows, cols, blockSize: blockSizeFor(cols) }];
+    }),
+  );
+  return { ...placed, bits, matrices };
 }
 
 /** Writes every tensor at its offset, a piece at a time: memory stays bounded whatever the tensor's size. */
