@@ -4,11 +4,13 @@
  * session), load again once that runner is released (the weights' pages then in memory),
  * time to the first token of the prefill prompt, prefill and decode throughput, a greedy
  * continuation for the agreement check with llama.cpp, and then what a few training steps add to the
- * resident memory of generation.
+ * resident memory of generation. The tokenizer is loaded too, as `generate` holds it beside the runner,
+ * so its memory counts in generation's peak.
  */
 import { statSync } from 'node:fs';
 import { Gemma2Runner, type FloatArray } from '../../src/engine/gemma2/runner';
 import { openModelFolder } from '../../src/engine/model/modelFolder';
+import { loadTokenizer } from '../../src/engine/tokenizer';
 import { floatWeightsFile, needsFloatFile } from '../../src/engine/weights/floatFile';
 import { quantizedWeightsFile } from '../../src/engine/weights/quantizedFile';
 import { childMain, peakResidentBytes, residentBytes } from './childProcess';
@@ -36,6 +38,8 @@ export interface EngineRun {
   /** By batch size. */
   decodeTokensPerSecond: Record<string, number>;
   greedy: number[];
+  /** The greedy tokens as text. */
+  greedyText: string;
   /** Per greedy step: the top logit minus the runner-up, to judge how fragile a tie is. */
   greedyMargins: number[];
   weightsReason: string;
@@ -81,6 +85,7 @@ async function measure(args: FormatRunArgs): Promise<Omit<EngineRun, 'peakRssByt
   const file =
     args.format !== 'f32' ? await quantizedWeightsFile(folder, args.format === 'int8' ? 8 : 4, 'weights') : needsFloatFile(folder) ? await floatWeightsFile(folder) : null;
   const convertMs = file && statSync(file.file).mtimeMs >= made ? Date.now() - made : null;
+  const tokenizer = await loadTokenizer(args.dir);
 
   const t0 = performance.now();
   const runner = await Gemma2Runner.open(folder, runnerOptions(args));
@@ -121,6 +126,7 @@ async function measure(args: FormatRunArgs): Promise<Omit<EngineRun, 'peakRssByt
       prefillTokensPerSecond: (PREFILL_PROMPT.length / prefillMs) * 1000,
       decodeTokensPerSecond,
       greedy,
+      greedyText: tokenizer.decode(greedy),
       greedyMargins,
       weightsReason: runner.weights.reason,
       generatePeakRssBytes,

@@ -36,7 +36,7 @@ function greedyCheck(ours: FormatResult, peer: LlamaRun, format: GgufFormat): { 
   const first = mine.findIndex((t, i) => t !== theirs[i]);
   const same = first === -1 ? mine.length : first;
   // A random model may repeat one token: say how much the agreement covers.
-  const distinct = `${new Set(mine).size} distinct, smallest top-2 logit gap ${Math.min(...(ours.run?.greedyMargins ?? [])).toPrecision(2)}`;
+  const distinct = `${new Set(mine).size} distinct, smallest top-2 logit gap ${Math.min(...(ours.run?.greedyMargins ?? [])).toPrecision(2)}; ours ${JSON.stringify((ours.run?.greedyText ?? '').slice(0, 40))}`;
   if (first === -1) return { value: same, detail: `all ${mine.length} greedy tokens agree (${distinct})` };
   const margin = ours.run?.greedyMargins[first] ?? NaN;
   const fragile = `; our top-2 logit gap there is ${margin.toPrecision(2)}${margin < FRAGILE_MARGIN ? `, a near tie that ${format} rounding can swap` : ', not a near tie'}`;

@@ -15,8 +15,8 @@ import type { ModelFolder, TensorLocation } from '../model/types';
 import type { GraphBuilder, Tensor } from '../onnx/graph';
 import { DTYPE_BYTES, dtypeOfSafetensors } from '../onnx/dtype';
 import { add, cast, concat, gather, greater, less, logicalAnd, sub, unsqueeze, where } from '../onnx/ops';
-import type { DerivedFile } from './derivedFile';
-import { gatherQuantizedRows, matmulNBits, type QuantizedMatrix } from './quantizedOps';
+import type { DerivedFile, DerivedTensor } from './derivedFile';
+import { gatherQuantizedRows, matmulNBits, matmulNBitsInSlices, type QuantizedMatrix } from './quantizedOps';
 import type { QuantizedWeightsFile } from './quantizedFile';
 
 /**
@@ -25,6 +25,12 @@ import type { QuantizedWeightsFile } from './quantizedFile';
  * embedding that large is read as row slices under this size, each folded on its own.
  */
 const FOLDED_BYTES = 512 * 1024 * 1024;
+
+/**
+ * The most bytes of quantized weights one MatMulNBits packs: onnxruntime packs through a transient copy
+ * of the weight, so a larger matrix (the embedding as the head) is multiplied in row slices under it.
+ */
+const SLICE_BYTES = 64 * 1024 * 1024;
 
 /** The model folder's tensors as dense graph weights (external data into the safetensors files, cast to the compute dtype). */
 export function modelWeights(g: GraphBuilder, folder: ModelFolder, foldedBytes = FOLDED_BYTES): ModelWeights {
@@ -103,7 +109,7 @@ export function storedWeights(g: GraphBuilder, folder: ModelFolder): ModelWeight
  * its layout while the file is not made yet) is read by the reverse sweep alone, which the backward
  * graph keeps (onnx/splitBackward.ts): graphs that do not differentiate never declare it.
  */
-export function quantizedWeights(g: GraphBuilder, file: QuantizedWeightsFile, transposed: QuantizedWeightsFile): ModelWeights {
+export function quantizedWeights(g: GraphBuilder, file: QuantizedWeightsFile, transposed: QuantizedWeightsFile, sliceBytes = SLICE_BYTES): ModelWeights {
   if (g.computeDtype !== 'float32') throw new InputError(`int${file.bits} weights compute in float32, not ${g.computeDtype}`);
   const declare = (from: QuantizedWeightsFile, name: string, suffix: string): Tensor => {
     const t = from.tensors.get(name);
@@ -122,13 +128,42 @@ export function quantizedWeights(g: GraphBuilder, file: QuantizedWeightsFile, tr
     }
     return m;
   };
-  const forward = (name: string): QuantizedMatrix => matrix(file, name, '', () => matrix(transposed, name, '.T', () => forward(name)));
+  const forward = (name: string): QuantizedMatrix => matrix(file, name, '', () => backward(name));
+  const backward = (name: string): QuantizedMatrix => matrix(transposed, name, '.T', () => forward(name));
+  /** W's rows in slices of at most `sliceBytes` each, declared as ranges of W's tensors; null for one. */
+  const rowSlices = (name: string): QuantizedMatrix[] | null => {
+    const shape = file.matrices.get(name);
+    const q = file.tensors.get(`${name}.q`);
+    const scales = file.tensors.get(`${name}.scales`);
+    if (!shape || !q || !scales) throw new InputError(`${file.file}: no quantized matrix ${name}`);
+    const count = Math.ceil((q.byteLength + scales.byteLength) / sliceBytes);
+    if (count <= 1) return null;
+    const step = Math.ceil(shape.rows / count);
+    const slices: QuantizedMatrix[] = [];
+    for (let first = 0; first < shape.rows; first += step) {
+      const rows = Math.min(step, shape.rows - first);
+      const range = (t: DerivedTensor, suffix: string) => {
+        const rowBytes = t.byteLength / shape.rows;
+        const dtype = t.dtype === 'U8' ? 'uint8' : 'float32';
+        return g.externalWeight(`${name}.rows${first}${suffix}`, dtype, [rows, ...t.shape.slice(1)], t.file, t.offset + first * rowBytes, rows * rowBytes);
+      };
+      const transposedSlice = () => {
+        throw new Error(`${name}: a row slice is differentiated as part of the whole product`);
+      };
+      slices.push({ data: range(q, '.q'), scales: range(scales, '.scales'), bits: file.bits, ...shape, rows, transposed: transposedSlice });
+    }
+    return slices;
+  };
+  const product = (x: Tensor, name: string): Tensor => {
+    const slices = rowSlices(name);
+    return slices ? matmulNBitsInSlices(x, slices, () => backward(name)) : matmulNBits(x, forward(name));
+  };
   return {
     tensor: (name) => declare(file, name, ''),
-    project: (x, name) => matmulNBits(x, forward(name)),
+    project: product,
     // The lookup reads the embedding's bytes through initializers of its own: the head's MatMulNBits
     // prepacks (copies) its B, while these stay memory-mapped, resident only where rows are looked up.
     embedRows: (ids) => gatherQuantizedRows(matrix(file, EMBEDDING, '.lookup', () => forward(EMBEDDING)), ids),
-    head: (h) => matmulNBits(h, forward(EMBEDDING)),
+    head: (h) => product(h, EMBEDDING),
   };
 }

@@ -4,11 +4,12 @@
  * - `matmulNBits`: x @ W^T with onnxruntime's `com.microsoft` MatMulNBits, on CPU and CUDA. Its
  *   gradient with respect to x is dY @ W, a product with W^T's own quantization (another MatMulNBits),
  *   declared only when a graph differentiates through it: inference graphs never hold it.
+ *   `matmulNBitsInSlices` is the same product over slices of W's rows, for large matrices.
  * - `gatherQuantizedRows`: rows of W by index (the embedding), gathered as bytes and dequantized in
  *   the graph with plain ONNX ops, so the lookup reads the bytes the head's MatMulNBits reads (in the
  *   same layout) and dequantizes only the rows it needs.
  */
-import type { Tensor } from '../onnx/graph';
+import type { GradientRule, Tensor } from '../onnx/graph';
 import { cast, gather, mul, reshape, slice, sub, unsqueeze, concat } from '../onnx/ops';
 import type { QuantBits } from './blockQuantize';
 
@@ -28,6 +29,24 @@ export interface QuantizedMatrix {
 
 /** x [..., cols] @ W^T -> [..., rows]. */
 export function matmulNBits(x: Tensor, w: QuantizedMatrix): Tensor {
+  return emitMatMulNBits(x, w, ([gy], [nx]) => [nx && gy ? matmulNBits(gy, w.transposed()) : null, null, null]);
+}
+
+/**
+ * x @ W^T as one product per slice of W's rows (`slices`, in order), joined on the last axis; the
+ * gradient is the whole product's, through W^T's quantization (`transposed`). onnxruntime packs a
+ * MatMulNBits weight through a transient copy of its size, so one large matrix (a 256k embedding as
+ * the head: 0.6 GB at int8 on the 2B shape) raises the peak at session creation by that much; slices
+ * bound it by theirs.
+ */
+export function matmulNBitsInSlices(x: Tensor, slices: readonly QuantizedMatrix[], transposed: () => QuantizedMatrix): Tensor {
+  const joined = concat(slices.map((s) => emitMatMulNBits(x, s)), -1);
+  const rule: GradientRule = ([gy], [nx]) => [nx && gy ? matmulNBits(gy, transposed()) : null];
+  return x.graph.emit('Identity', [joined], {}, [{ dtype: 'float32', shape: joined.shape }], rule, [x])[0];
+}
+
+/** One MatMulNBits node; without a rule it is an inner node of a composite op. */
+function emitMatMulNBits(x: Tensor, w: QuantizedMatrix, rule?: GradientRule): Tensor {
   if (x.dtype !== 'float32') throw new Error(`MatMulNBits: needs float32 activations, got ${x}`);
   const k = x.shape[x.rank - 1];
   if (k !== w.cols) throw new Error(`MatMulNBits: ${x} meets a weight of ${w.rows} x ${w.cols}`);
@@ -40,11 +59,7 @@ export function matmulNBits(x: Tensor, w: QuantizedMatrix): Tensor {
     accuracy_level: { i: 4 },
   };
   const outShape = [...x.shape.slice(0, -1), w.rows];
-  return x.graph.emit('com.microsoft:MatMulNBits', [x, w.data, w.scales], attrs, [{ dtype: 'float32', shape: outShape }], ([gy], [nx]) => [
-    nx && gy ? matmulNBits(gy, w.transposed()) : null,
-    null,
-    null,
-  ])[0];
+  return x.graph.emit('com.microsoft:MatMulNBits', [x, w.data, w.scales], attrs, [{ dtype: 'float32', shape: outShape }], rule)[0];
 }
 
 /** Rows of W for int64 `ids` [...], dequantized to float32 [..., cols]. */
