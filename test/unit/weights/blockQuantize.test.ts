@@ -9,31 +9,17 @@ import { test } from 'node:test';
 import { GraphBuilder } from '../../../src/engine/onnx/graph';
 import { serializeModel } from '../../../src/engine/onnx/serialize';
 import { createSession, f32, i64, runSession } from '../../../src/engine/runtime/session';
-import { blockSizeFor, dequantize, quantizeRows, type BlockQuantized, type QuantBits } from '../../../src/engine/weights/blockQuantize';
-import { gatherQuantizedRows, matmulNBits, type QuantizedMatrix } from '../../../src/engine/weights/quantizedOps';
+import { blockSizeFor, dequantize, quantizeRows, type QuantBits } from '../../../src/engine/weights/blockQuantize';
+import { gatherQuantizedRows, matmulNBits } from '../../../src/engine/weights/quantizedOps';
 import { seededNormals } from '../../reference/randomGemma2';
 import { testTempDir } from '../../fixtures/tempDir';
+import { constantMatrix, productError } from './quantizedKit';
 
 const dir = testTempDir('quantize');
 
 function seededMatrix(rows: number, cols: number, seed: number): Float32Array {
   const normal = seededNormals(seed);
   return Float32Array.from({ length: rows * cols }, normal);
-}
-
-function asGraphMatrix(g: GraphBuilder, q: BlockQuantized): QuantizedMatrix {
-  const blockBytes = (q.blockSize * q.bits) / 8;
-  return {
-    data: g.constant(q.data, 'uint8', [q.rows, q.blocks, blockBytes]),
-    scales: g.constant(q.scales, 'float32', [q.rows, q.blocks]),
-    bits: q.bits,
-    blockSize: q.blockSize,
-    rows: q.rows,
-    cols: q.cols,
-    transposed: () => {
-      throw new Error('not differentiated here');
-    },
-  };
 }
 
 test('the block size is the largest of 128, 64, 32 that divides the columns, else 32 with padding', () => {
@@ -66,7 +52,7 @@ for (const [bits, cols] of [[8, 72], [4, 72], [8, 192], [4, 384]] as [QuantBits,
     const g = new GraphBuilder();
     const x = g.input('x', 'float32', ['batch', cols]);
     const ids = g.input('ids', 'int64', ['batch']);
-    const m = asGraphMatrix(g, q);
+    const m = constantMatrix(g, q);
     g.output('y', matmulNBits(x, m));
     g.output('rows', gatherQuantizedRows(m, ids));
     const { session } = await createSession({ bytes: serializeModel(g, { externalDataDir: dir }) }, { device: 'cpu' });
@@ -75,16 +61,7 @@ for (const [bits, cols] of [[8, 72], [4, 72], [8, 192], [4, 384]] as [QuantBits,
     const picked = [0, 17, rows - 1];
     const out = await runSession(session, { x: f32(xs, [batch, cols]), ids: i64(picked, [batch]) });
     // accuracy_level 4 rounds the activations to int8 per block: allow 2% of the output's scale.
-    let worst = 0;
-    let scale = 0;
-    for (let b = 0; b < batch; b++) {
-      for (let r = 0; r < rows; r++) {
-        let y = 0;
-        for (let c = 0; c < cols; c++) y += xs[b * cols + c] * d[r * cols + c];
-        worst = Math.max(worst, Math.abs(y - (out.y.data[b * rows + r] as number)));
-        scale = Math.max(scale, Math.abs(y));
-      }
-    }
+    const { worst, scale } = productError(xs, d, batch, rows, cols, out.y.data as Float32Array);
     console.log(`${label}: MatMulNBits max error ${worst.toExponential(2)} for outputs up to ${scale.toFixed(2)}`);
     assert.ok(worst <= 0.02 * scale, `MatMulNBits differs by ${worst}`);
     picked.forEach((r, b) => {

@@ -14,14 +14,15 @@ import { GraphBuilder, type GraphParts } from '../../../src/engine/onnx/graph';
 import { mul, reduceSum } from '../../../src/engine/onnx/ops';
 import { serializeModel } from '../../../src/engine/onnx/serialize';
 import { createSession, f32, runSession } from '../../../src/engine/runtime/session';
-import { dequantize, quantizeRows, type BlockQuantized, type QuantBits } from '../../../src/engine/weights/blockQuantize';
+import { dequantize, quantizeRows, type QuantBits } from '../../../src/engine/weights/blockQuantize';
 import { quantizedWeights } from '../../../src/engine/weights/graphWeights';
 import { quantizedFileLayout, quantizedWeightsFile } from '../../../src/engine/weights/quantizedFile';
-import { matmulNBits, matmulNBitsInSlices, type QuantizedMatrix } from '../../../src/engine/weights/quantizedOps';
+import { matmulNBits, matmulNBitsInSlices } from '../../../src/engine/weights/quantizedOps';
 import { ensureTinyModel } from '../../fixtures/tinyModel';
 import { testTempDir } from '../../fixtures/tempDir';
 import { seededNormals } from '../../reference/randomGemma2';
 import { runForwardOnce } from './graphRun';
+import { constantMatrix, productError } from './quantizedKit';
 
 const cacheDir = testTempDir('sliced-product');
 /** Under the tiny model's embedding (17.8 MB at int8, 9.4 MB at int4): 9 and 5 slices, the last one shorter. */
@@ -63,18 +64,6 @@ for (const bits of [8, 4] as QuantBits[]) {
   });
 }
 
-function graphMatrix(g: GraphBuilder, q: BlockQuantized, transposed: () => QuantizedMatrix): QuantizedMatrix {
-  return {
-    data: g.constant(q.data, 'uint8', [q.rows, q.blocks, (q.blockSize * q.bits) / 8]),
-    scales: g.constant(q.scales, 'float32', [q.rows, q.blocks]),
-    bits: q.bits,
-    blockSize: q.blockSize,
-    rows: q.rows,
-    cols: q.cols,
-    transposed,
-  };
-}
-
 test('the gradient of a product in row slices is the whole product\'s: dY @ W through W^T\'s quantization', async () => {
   const [rows, cols, batch] = [96, 64, 3];
   const normal = seededNormals(7);
@@ -84,12 +73,12 @@ test('the gradient of a product in row slices is the whole product\'s: dY @ W th
   const g = new GraphBuilder();
   const x = g.input('x', 'float32', [batch, cols]);
   const r = g.input('r', 'float32', [batch, rows]);
-  const transposed = () => graphMatrix(g, qt, () => assert.fail('second order'));
+  const transposed = () => constantMatrix(g, qt, () => assert.fail('second order'));
   const slices = [40, 40, 16].map((count, i) => {
     const first = i * 40;
-    return graphMatrix(g, quantizeRows(w.subarray(first * cols, (first + count) * cols), count, cols, 8), () => assert.fail('a slice alone'));
+    return constantMatrix(g, quantizeRows(w.subarray(first * cols, (first + count) * cols), count, cols, 8), () => assert.fail('a slice alone'));
   });
-  const whole = graphMatrix(g, quantizeRows(w, rows, cols, 8), transposed);
+  const whole = constantMatrix(g, quantizeRows(w, rows, cols, 8), transposed);
   const [gSliced] = gradients(g, reduceSum(mul(matmulNBitsInSlices(x, slices, transposed), r), [0, 1], false), [x]);
   const [gWhole] = gradients(g, reduceSum(mul(matmulNBits(x, whole), r), [0, 1], false), [x]);
   g.output('g_sliced', gSliced);
@@ -102,16 +91,7 @@ test('the gradient of a product in row slices is the whole product\'s: dY @ W th
   assert.deepEqual(Array.from(out.g_sliced.data as Float32Array), Array.from(out.g_whole.data as Float32Array));
   // Against float64 arithmetic: dL/dx = r @ dequantize(W^T)^T, within accuracy_level 4's rounding of r.
   const d = dequantize(qt);
-  let worst = 0;
-  let scale = 0;
-  for (let b = 0; b < batch; b++) {
-    for (let c = 0; c < cols; c++) {
-      let v = 0;
-      for (let k = 0; k < rows; k++) v += rs[b * rows + k] * d[c * rows + k];
-      worst = Math.max(worst, Math.abs(v - (out.g_sliced.data[b * cols + c] as number)));
-      scale = Math.max(scale, Math.abs(v));
-    }
-  }
+  const { worst, scale } = productError(rs, d, batch, cols, rows, out.g_sliced.data as Float32Array);
   console.log(`sliced product's gradient: max error ${worst.toExponential(2)} against float64 for values up to ${scale.toFixed(2)}`);
   assert.ok(worst <= 0.02 * scale, `gradient differs by ${worst}`);
 });
