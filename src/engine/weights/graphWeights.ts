@@ -16,8 +16,8 @@ import type { GraphBuilder, Tensor } from '../onnx/graph';
 import { DTYPE_BYTES, dtypeOfSafetensors } from '../onnx/dtype';
 import { add, cast, concat, gather, greater, less, logicalAnd, sub, unsqueeze, where } from '../onnx/ops';
 import type { DerivedFile, DerivedTensor } from './derivedFile';
-import { gatherQuantizedRows, matmulNBits, matmulNBitsInSlices, type QuantizedMatrix } from './quantizedOps';
-import type { QuantizedWeightsFile } from './quantizedFile';
+import { gatherQuantizedRows, matmulNBits, matmulNBitsInSlices, type ColumnSlice, type QuantizedMatrix } from './quantizedOps';
+import { columnSliceName, type QuantizedShape, type QuantizedWeightsFile } from './quantizedFile';
 
 /**
  * onnxruntime folds a weight's Cast into a converted copy once, at session creation, but not when the
@@ -117,19 +117,30 @@ export function quantizedWeights(g: GraphBuilder, file: QuantizedWeightsFile, tr
     return g.externalWeight(name + suffix, t.dtype === 'U8' ? 'uint8' : 'float32', t.shape, t.file, t.offset, t.byteLength);
   };
   const matrices = new Map<string, QuantizedMatrix>();
-  /** W (from `file`) or W^T (from `transposed`, its graph names suffixed '.T'), declared once each. */
-  const matrix = (from: QuantizedWeightsFile, name: string, suffix: string, other: () => QuantizedMatrix): QuantizedMatrix => {
-    let m = matrices.get(name + suffix);
-    const shape = from.matrices.get(name);
-    if (!shape) throw new InputError(`${from.file}: no quantized matrix ${name}`);
+  /** The matrix stored as `tensor` (`.q`, `.scales`) in `from`, declared once (graph names suffixed). */
+  const matrix = (from: QuantizedWeightsFile, tensor: string, shape: QuantizedShape, suffix: string, other: () => readonly ColumnSlice[]): QuantizedMatrix => {
+    let m = matrices.get(tensor + suffix);
     if (!m) {
-      m = { data: declare(from, `${name}.q`, suffix), scales: declare(from, `${name}.scales`, suffix), bits: from.bits, ...shape, transposed: other };
-      matrices.set(name + suffix, m);
+      m = { data: declare(from, `${tensor}.q`, suffix), scales: declare(from, `${tensor}.scales`, suffix), bits: from.bits, rows: shape.rows, cols: shape.cols, blockSize: shape.blockSize, transposed: other };
+      matrices.set(tensor + suffix, m);
     }
     return m;
   };
-  const forward = (name: string): QuantizedMatrix => matrix(file, name, '', () => backward(name));
-  const backward = (name: string): QuantizedMatrix => matrix(transposed, name, '.T', () => forward(name));
+  const shapeIn = (from: QuantizedWeightsFile, name: string): QuantizedShape => {
+    const shape = from.matrices.get(name);
+    if (!shape) throw new InputError(`${from.file}: no quantized matrix ${name}`);
+    return shape;
+  };
+  const forward = (name: string): QuantizedMatrix => matrix(file, name, shapeIn(file, name), '', () => backward(name));
+  /** W^T (from `transposed`, its graph names suffixed '.T'), whole or in the column slices it is kept as. */
+  const backward = (name: string): readonly ColumnSlice[] => {
+    const shape = shapeIn(transposed, name);
+    if (!shape.columnSlices) return [{ first: 0, matrix: matrix(transposed, name, shape, '.T', () => [{ first: 0, matrix: forward(name) }]) }];
+    const secondOrder = () => {
+      throw new Error(`${name}: a column slice of W^T is differentiated`);
+    };
+    return shape.columnSlices.map((s) => ({ first: s.first, matrix: matrix(transposed, columnSliceName(name, s.first), { ...shape, ...s }, '.T', secondOrder) }));
+  };
   /** W's rows in slices of at most `sliceBytes` each, declared as ranges of W's tensors; null for one. */
   const rowSlices = (name: string): QuantizedMatrix[] | null => {
     const shape = file.matrices.get(name);
@@ -150,7 +161,7 @@ export function quantizedWeights(g: GraphBuilder, file: QuantizedWeightsFile, tr
       const transposedSlice = () => {
         throw new Error(`${name}: a row slice is differentiated as part of the whole product`);
       };
-      slices.push({ data: range(q, '.q'), scales: range(scales, '.scales'), bits: file.bits, ...shape, rows, transposed: transposedSlice });
+      slices.push({ data: range(q, '.q'), scales: range(scales, '.scales'), bits: file.bits, rows, cols: shape.cols, blockSize: shape.blockSize, transposed: transposedSlice });
     }
     return slices;
   };
@@ -163,7 +174,7 @@ export function quantizedWeights(g: GraphBuilder, file: QuantizedWeightsFile, tr
     project: product,
     // The lookup reads the embedding's bytes through initializers of its own: the head's MatMulNBits
     // prepacks (copies) its B, while these stay memory-mapped, resident only where rows are looked up.
-    embedRows: (ids) => gatherQuantizedRows(matrix(file, EMBEDDING, '.lookup', () => forward(EMBEDDING)), ids),
+    embedRows: (ids) => gatherQuantizedRows(matrix(file, EMBEDDING, shapeIn(file, EMBEDDING), '.lookup', () => backward(EMBEDDING)), ids),
     head: (h) => product(h, EMBEDDING),
   };
 }

@@ -4,13 +4,14 @@
  * - `matmulNBits`: x @ W^T with onnxruntime's `com.microsoft` MatMulNBits, on CPU and CUDA. Its
  *   gradient with respect to x is dY @ W, a product with W^T's own quantization (another MatMulNBits),
  *   declared only when a graph differentiates through it: inference graphs never hold it.
- *   `matmulNBitsInSlices` is the same product over slices of W's rows, for large matrices.
+ *   `matmulNBitsInSlices` is the same product over slices of W's rows, for large matrices, and
+ *   `matmulNBitsByColumns` over slices of W's columns, for a long K (the head's gradient).
  * - `gatherQuantizedRows`: rows of W by index (the embedding), gathered as bytes and dequantized in
  *   the graph with plain ONNX ops, so the lookup reads the bytes the head's MatMulNBits reads (in the
  *   same layout) and dequantizes only the rows it needs.
  */
 import type { GradientRule, Tensor } from '../onnx/graph';
-import { cast, gather, mul, reshape, slice, sub, unsqueeze, concat } from '../onnx/ops';
+import { add, cast, concat, gather, mul, reshape, slice, sub, unsqueeze } from '../onnx/ops';
 import type { QuantBits } from './blockQuantize';
 
 /** A quantized W [rows, cols] as graph weights. */
@@ -23,13 +24,19 @@ export interface QuantizedMatrix {
   blockSize: number;
   rows: number;
   cols: number;
-  /** W^T's quantization (for gradients), declared on first use. */
-  transposed: () => QuantizedMatrix;
+  /** W^T's quantization (for gradients), whole or in column slices, declared on first use. */
+  transposed: () => readonly ColumnSlice[];
+}
+
+/** Columns [first, first + matrix.cols) of a larger matrix, quantized as a matrix of their own. */
+export interface ColumnSlice {
+  first: number;
+  matrix: QuantizedMatrix;
 }
 
 /** x [..., cols] @ W^T -> [..., rows]. */
 export function matmulNBits(x: Tensor, w: QuantizedMatrix): Tensor {
-  return emitMatMulNBits(x, w, ([gy], [nx]) => [nx && gy ? matmulNBits(gy, w.transposed()) : null, null, null]);
+  return emitMatMulNBits(x, w, ([gy], [nx]) => [nx && gy ? matmulNBitsByColumns(gy, w.transposed()) : null, null, null]);
 }
 
 /**
@@ -39,10 +46,20 @@ export function matmulNBits(x: Tensor, w: QuantizedMatrix): Tensor {
  * the head: 0.6 GB at int8 on the 2B shape) raises the peak at session creation by that much; slices
  * bound it by theirs.
  */
-export function matmulNBitsInSlices(x: Tensor, slices: readonly QuantizedMatrix[], transposed: () => QuantizedMatrix): Tensor {
+export function matmulNBitsInSlices(x: Tensor, slices: readonly QuantizedMatrix[], transposed: () => readonly ColumnSlice[]): Tensor {
   const joined = concat(slices.map((s) => emitMatMulNBits(x, s)), -1);
-  const rule: GradientRule = ([gy], [nx]) => [nx && gy ? matmulNBits(gy, transposed()) : null];
+  const rule: GradientRule = ([gy], [nx]) => [nx && gy ? matmulNBitsByColumns(gy, transposed()) : null];
   return x.graph.emit('Identity', [joined], {}, [{ dtype: 'float32', shape: joined.shape }], rule, [x])[0];
+}
+
+/**
+ * x @ W^T with W given as slices of its columns: each slice multiplies its columns of x, and the
+ * products add up. It only ever computes a gradient (W^T's), so it has no gradient of its own.
+ */
+export function matmulNBitsByColumns(x: Tensor, slices: readonly ColumnSlice[]): Tensor {
+  if (slices.length === 1 && slices[0].first === 0) return matmulNBits(x, slices[0].matrix);
+  const products = slices.map(({ first, matrix }) => emitMatMulNBits(slice(x, -1, first, first + matrix.cols), matrix));
+  return products.reduce((sum, p) => add(sum, p));
 }
 
 /** One MatMulNBits node; without a rule it is an inner node of a composite op. */

@@ -29,7 +29,10 @@ const BOUNDS: Record<'tiny' | 'demo', Record<Quantized, { top1: number; kl: numb
 };
 
 /** The least cosine between the plane gradient through quantized weights and float32's. */
-const GRADIENT_COSINE: Record<Quantized, number> = { int8: 0.99, int4: 0.9 };
+const GRADIENT_COSINE: Record<'tiny' | 'demo', Record<Quantized, number>> = {
+  tiny: { int8: 0.99, int4: 0.9 },
+  demo: { int8: 0.99, int4: 0.9 },
+};
 
 function logSoftmax(logits: ArrayLike<number>, from: number, size: number): Float64Array {
   let max = -Infinity;
@@ -91,12 +94,11 @@ test('demo model: int8 and int4 next-token distributions stay close to float32 o
   await compareFormats('demo', DEMO, rows);
 });
 
-test('demo model: the plane gradient through quantized weights points where the float32 one does', async () => {
-  const tokenizer = await loadTokenizer(DEMO);
-  const ids = tokenizer.encode('Thou shalt not steal; and thy neighbour shall dwell with thee in the land.');
+/** The plane gradient of one training step on `ids` in each format, against float32's by cosine. */
+async function compareGradients(label: 'tiny' | 'demo', dir: string, ids: number[]): Promise<void> {
   const grads: Record<string, Float64Array> = {};
   for (const format of ['f32', 'int8', 'int4'] as const) {
-    const runner = await Gemma2Runner.open(DEMO, { device: 'cpu', weights: format });
+    const runner = await Gemma2Runner.open(dir, { device: 'cpu', weights: format });
     try {
       const [sites] = await runner.hookActivations([ids]);
       const plane = seededPlane(runner.folder.config.hiddenSize, 5);
@@ -112,7 +114,16 @@ test('demo model: the plane gradient through quantized weights points where the 
     let nb = 0;
     for (let i = 0; i < a.length; i++) [dot, na, nb] = [dot + a[i] * b[i], na + a[i] * a[i], nb + b[i] * b[i]];
     const cos = dot / Math.sqrt(na * nb);
-    console.log(`demo ${format}: cosine of the plane gradient with float32's ${cos.toFixed(5)}, norm ratio ${Math.sqrt(nb / na).toFixed(4)}`);
-    assert.ok(cos >= GRADIENT_COSINE[format], `${format}: gradient cosine ${cos} < ${GRADIENT_COSINE[format]}`);
+    console.log(`${label} ${format}: cosine of the plane gradient with float32's ${cos.toFixed(5)}, norm ratio ${Math.sqrt(nb / na).toFixed(4)}`);
+    assert.ok(cos >= GRADIENT_COSINE[label][format], `${label} ${format}: gradient cosine ${cos} < ${GRADIENT_COSINE[label][format]}`);
   }
+}
+
+test('demo model: the plane gradient through quantized weights points where the float32 one does', async () => {
+  const tokenizer = await loadTokenizer(DEMO);
+  await compareGradients('demo', DEMO, tokenizer.encode('Thou shalt not steal; and thy neighbour shall dwell with thee in the land.'));
+});
+
+test("tiny model: the plane gradient through quantized weights (the head's W^T in column slices) points where the float32 one does", async () => {
+  await compareGradients('tiny', await ensureTinyModel(), seededIds(24, 7));
 });

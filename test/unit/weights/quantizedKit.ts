@@ -1,13 +1,13 @@
 /** Block-quantized matrices as graph constants, and the float64 reference of a product with one, for the weights tests. */
 import type { GraphBuilder } from '../../../src/engine/onnx/graph';
 import type { BlockQuantized } from '../../../src/engine/weights/blockQuantize';
-import type { QuantizedMatrix } from '../../../src/engine/weights/quantizedOps';
+import type { ColumnSlice, QuantizedMatrix } from '../../../src/engine/weights/quantizedOps';
 
 /** `q` as inline constants; `transposed` is W^T's, for the tests that differentiate (default: none). */
 export function constantMatrix(
   g: GraphBuilder,
   q: BlockQuantized,
-  transposed: () => QuantizedMatrix = () => {
+  transposed: () => readonly ColumnSlice[] = () => {
     throw new Error('not differentiated here');
   },
 ): QuantizedMatrix {

@@ -3,7 +3,8 @@
  * computes what the whole product computes: the tiny model's logits with its embedding (the head) cut
  * into uneven slices against the graph that packs it whole, and the product's gradient against the
  * whole product's and against float64 dequantize(W) arithmetic. The training graph's reverse sweep
- * reads W^T whole, never a slice.
+ * never reads a row slice; it reads W^T whole, or in column slices where W^T is wide (the head's: the
+ * vocabulary), whose products add up to the whole W^T's gradient.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -16,7 +17,7 @@ import { serializeModel } from '../../../src/engine/onnx/serialize';
 import { createSession, f32, runSession } from '../../../src/engine/runtime/session';
 import { dequantize, quantizeRows, type QuantBits } from '../../../src/engine/weights/blockQuantize';
 import { quantizedWeights } from '../../../src/engine/weights/graphWeights';
-import { quantizedFileLayout, quantizedWeightsFile } from '../../../src/engine/weights/quantizedFile';
+import { COLUMN_SLICE, columnSlices, quantizedFileLayout, quantizedWeightsFile } from '../../../src/engine/weights/quantizedFile';
 import { matmulNBits, matmulNBitsInSlices } from '../../../src/engine/weights/quantizedOps';
 import { ensureTinyModel } from '../../fixtures/tinyModel';
 import { testTempDir } from '../../fixtures/tempDir';
@@ -32,7 +33,7 @@ const weightNames = (parts: GraphParts) => parts.initializers.filter((i) => i.ki
 const productCount = (parts: GraphParts) => parts.nodes.filter((n) => n.opType === 'MatMulNBits').length;
 
 for (const bits of [8, 4] as QuantBits[]) {
-  test(`int${bits}: the head in row slices gives the logits of the head packed whole, and training reads W^T whole`, async () => {
+  test(`int${bits}: the head in row slices gives the logits of the head packed whole, and training reads W^T, never a row slice`, async () => {
     const folder = await openModelFolder(await ensureTinyModel());
     const file = await quantizedWeightsFile(folder, bits, 'weights', { cacheDir });
     const transposed = quantizedFileLayout(folder, bits, 'transposed', file.dir);
@@ -59,7 +60,7 @@ for (const bits of [8, 4] as QuantBits[]) {
 
     const split = buildForwardGraph(folder, { hookLayer: 1, weights: (g) => quantizedWeights(g, file, transposed, SLICE_BYTES) });
     const backward = weightNames(split.backward);
-    assert.ok(backward.includes('model.embed_tokens.weight.q.T'), `the reverse sweep does not read W^T: ${backward.join(', ')}`);
+    assert.ok(backward.some((n) => /^model\.embed_tokens\.weight\.cols\d+\.q\.T$/.test(n)), `the reverse sweep does not read W^T: ${backward.join(', ')}`);
     assert.ok(backward.every((n) => !n.includes('.rows')), `the reverse sweep reads a slice: ${backward.filter((n) => n.includes('.rows')).join(', ')}`);
   });
 }
@@ -73,7 +74,7 @@ test('the gradient of a product in row slices is the whole product\'s: dY @ W th
   const g = new GraphBuilder();
   const x = g.input('x', 'float32', [batch, cols]);
   const r = g.input('r', 'float32', [batch, rows]);
-  const transposed = () => constantMatrix(g, qt, () => assert.fail('second order'));
+  const transposed = () => [{ first: 0, matrix: constantMatrix(g, qt, () => assert.fail('second order')) }];
   const slices = [40, 40, 16].map((count, i) => {
     const first = i * 40;
     return constantMatrix(g, quantizeRows(w.subarray(first * cols, (first + count) * cols), count, cols, 8), () => assert.fail('a slice alone'));
@@ -95,3 +96,72 @@ test('the gradient of a product in row slices is the whole product\'s: dY @ W th
   console.log(`sliced product's gradient: max error ${worst.toExponential(2)} against float64 for values up to ${scale.toFixed(2)}`);
   assert.ok(worst <= 0.02 * scale, `gradient differs by ${worst}`);
 });
+
+test('W^T in column slices gives the gradient of W^T whole, and of float64 arithmetic', async () => {
+  const [rows, cols, batch] = [96, 64, 3];
+  const normal = seededNormals(8);
+  const w = Float32Array.from({ length: rows * cols }, normal);
+  const wt = Float32Array.from({ length: cols * rows }, (_, i) => w[(i % rows) * cols + Math.floor(i / rows)]);
+  const qt = quantizeRows(wt, cols, rows, 8);
+  const g = new GraphBuilder();
+  const x = g.input('x', 'float32', [batch, cols]);
+  const r = g.input('r', 'float32', [batch, rows]);
+  // Slices of 32 columns: the whole W^T's blocks (32 values each here), so only the order of the sums differs.
+  const columns = [0, 32, 64].map((first) => {
+    const part = Float32Array.from({ length: cols * 32 }, (_, i) => wt[Math.floor(i / 32) * rows + first + (i % 32)]);
+    return { first, matrix: constantMatrix(g, quantizeRows(part, cols, 32, 8), () => assert.fail('second order')) };
+  });
+  const q = quantizeRows(w, rows, cols, 8);
+  const bySlices = constantMatrix(g, q, () => columns);
+  const byWhole = constantMatrix(g, q, () => [{ first: 0, matrix: constantMatrix(g, qt, () => assert.fail('second order')) }]);
+  const [gSlices] = gradients(g, reduceSum(mul(matmulNBits(x, bySlices), r), [0, 1], false), [x]);
+  const [gWhole] = gradients(g, reduceSum(mul(matmulNBits(x, byWhole), r), [0, 1], false), [x]);
+  g.output('g_slices', gSlices);
+  g.output('g_whole', gWhole);
+  const products = g.nodes.filter((n) => n.opType === 'MatMulNBits').length;
+  assert.equal(products, 2 + columns.length + 1, 'two forward products, one per column slice and one whole W^T');
+  const { session } = await createSession({ bytes: serializeModel(g, { externalDataDir: testTempDir('column-gradient') }) }, { device: 'cpu' });
+  const xs = Float32Array.from({ length: batch * cols }, normal);
+  const rs = Float32Array.from({ length: batch * rows }, normal);
+  const out = await runSession(session, { x: f32(xs, [batch, cols]), r: f32(rs, [batch, rows]) });
+  await session.release();
+  const slices = out.g_slices.data as Float32Array;
+  const whole = out.g_whole.data as Float32Array;
+  const { worst: apart, scale } = productError(rs, dequantize(qt), batch, cols, rows, slices);
+  let gap = 0;
+  slices.forEach((v, i) => (gap = Math.max(gap, Math.abs(v - whole[i]))));
+  console.log(`column slices' gradient: ${gap.toExponential(2)} from W^T whole, ${apart.toExponential(2)} from float64, values up to ${scale.toFixed(2)}`);
+  assert.ok(gap <= 1e-5 * scale, `column slices and W^T whole differ by ${gap}`);
+  assert.ok(apart <= 0.02 * scale, `gradient differs from float64 by ${apart}`);
+});
+
+test("the gradient file keeps a matrix wider than 2 x COLUMN_SLICE in slices that tile its columns; W itself stays whole", () => {
+  for (const cols of [2 * COLUMN_SLICE + 1, 256000, 262144]) {
+    const slices = columnSlices(cols, 'transposed');
+    assert.ok(slices, `${cols} columns are sliced`);
+    let next = 0;
+    for (const s of slices) {
+      assert.equal(s.first, next, `${cols} columns: slices are contiguous`);
+      assert.ok(s.cols > 0 && s.cols <= COLUMN_SLICE, `${cols} columns: a slice of ${s.cols}`);
+      next += s.cols;
+    }
+    assert.equal(next, cols, `${cols} columns: the slices cover them all`);
+    assert.equal(columnSlices(cols, 'weights'), null, 'the forward file keeps W whole');
+  }
+  // The layers' W^T (K = intermediate size, 9216 for the 2B shape) stays one product.
+  assert.equal(columnSlices(2 * COLUMN_SLICE, 'transposed'), null);
+});
+
+for (const bits of [8, 4] as QuantBits[]) {
+  test(`int${bits}: the tiny model's reverse sweep reads the head's W^T in column slices, over the whole vocabulary`, async () => {
+    const folder = await openModelFolder(await ensureTinyModel());
+    const file = await quantizedWeightsFile(folder, bits, 'weights', { cacheDir });
+    const transposed = quantizedFileLayout(folder, bits, 'transposed', file.dir);
+    const split = buildForwardGraph(folder, { hookLayer: 1, weights: (g) => quantizedWeights(g, file, transposed) });
+    const read = weightNames(split.backward).filter((n) => n.startsWith('model.embed_tokens.weight.cols') && n.endsWith('.q.T'));
+    const expected = columnSlices(folder.config.vocabSize, 'transposed');
+    assert.ok(expected && expected.length > 1, `the tiny model's vocabulary (${folder.config.vocabSize}) is wider than 2 x ${COLUMN_SLICE}`);
+    assert.deepEqual(read.sort(), expected.map((s) => `model.embed_tokens.weight.cols${s.first}.q.T`).sort());
+    assert.ok(!weightNames(split.backward).includes('model.embed_tokens.weight.q.T'), 'the whole W^T is not read as well');
+  });
+}
