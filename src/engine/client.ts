@@ -43,6 +43,7 @@ import {
   type TrainProgress,
   type TrainProgressNotification,
 } from '../protocol';
+import { modelProcessEnv } from './processEnv';
 import { CancelledError, InputError } from './errors';
 
 export interface EngineClientOptions {
@@ -225,7 +226,7 @@ class EngineProcess {
     this.child = spawn(options.execPath ?? process.execPath, [enginePath], {
       stdio: 'pipe',
       // The extension host's executable is Electron: this makes it run the engine as plain Node.
-      env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' },
+      env: { ...modelProcessEnv(), ELECTRON_RUN_AS_NODE: '1' },
       windowsHide: true,
     });
     const onStderr = options.onStderr ?? ((text: string) => process.stderr.write(text));

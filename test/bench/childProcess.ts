@@ -6,13 +6,20 @@
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { modelProcessEnv } from '../../src/engine/processEnv';
 
 const RESULT_MARK = 'BENCH-RESULT ';
 
 /** Runs `script` (a compiled .js file) with `args`, passing its stderr through, and returns its result. */
 export function runChild<Result>(script: string, args: unknown, timeoutMs: number): Promise<Result> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [script, JSON.stringify(args)], { stdio: ['ignore', 'pipe', 'inherit'], timeout: timeoutMs, killSignal: 'SIGKILL' });
+    const child = spawn(process.execPath, [script, JSON.stringify(args)], {
+      // The engine's environment, so that memory is measured as the engine holds it.
+      env: modelProcessEnv(),
+      stdio: ['ignore', 'pipe', 'inherit'],
+      timeout: timeoutMs,
+      killSignal: 'SIGKILL',
+    });
     let stdout = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
     child.on('error', reject);

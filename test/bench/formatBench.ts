@@ -55,7 +55,6 @@ export async function formatBench(
       continue;
     }
     console.error(`${model}: measuring weights ${format} in a child process`);
-    // A float32 backward session holds up to another float32 copy of the weights.
     // A float32 backward session packs another copy of the upper layers' weights, or reads the mapped file generation reads.
     const backward = packsWeights('f32', folder) ? 1 : 0.1;
     const train = format !== 'f32' || weightBytes(config, 'f32') * (F32_PEAK_PER_WEIGHT_BYTE + backward) <= os.freemem() * MEMORY_MARGIN;
@@ -66,7 +65,8 @@ export async function formatBench(
     if (run.convertMs !== null) add('one-time conversion', run.convertMs / 1000, 's', 'writes the format\'s microsteer-weights-*.safetensors; later opens reuse it');
     add('load', run.loadMs, 'ms', 'Gemma2Runner.open: folder + forward session (graph compiled if not cached)');
     add('load again', run.reloadMs, 'ms', 'a second Gemma2Runner.open in the same process once the first is released: the weights\' pages in memory');
-    add('time to first token', run.firstTokenMs, 'ms', `load + the first ${WORKLOAD.prefillTokens}-token prefill`);
+    add('load tokenizer', run.tokenizerMs, 'ms', 'after the runner, as the engine\'s first request loads it');
+    add('time to first token', run.firstTokenMs, 'ms', `load + tokenizer + the first ${WORKLOAD.prefillTokens}-token prefill`);
     add('prefill', run.prefillTokensPerSecond, 'tokens/s', `batch 1, ${WORKLOAD.prefillTokens} tokens, ${reps}`);
     for (const [batch, tps] of Object.entries(run.decodeTokensPerSecond)) {
       add(`decode batch ${batch}`, tps, 'tokens/s', `${WORKLOAD.decodeSteps} steps after a ${WORKLOAD.decodePromptTokens}-token prefill, ${reps}`);
