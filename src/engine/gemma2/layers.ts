@@ -14,6 +14,7 @@ import {
   div,
   equal,
   gather,
+  geluTanh,
   greater,
   logicalAnd,
   logicalNot,
@@ -262,12 +263,6 @@ export function selfAttention(ctx: LayerContext, layer: number, x: Tensor, past?
 }
 
 // ---------------------------------------------------------------- MLP and decoder layer
-
-/** gelu with the tanh approximation (`gelu_pytorch_tanh`). */
-export function geluTanh(x: Tensor): Tensor {
-  const inner = mul(add(x, mul(mul(mul(x, x), x), 0.044715)), Math.sqrt(2 / Math.PI));
-  return mul(mul(x, 0.5), add(tanh(inner), 1));
-}
 
 /** down(gelu_tanh(gate(x)) * up(x)). */
 export function mlp(ctx: LayerContext, layer: number, x: Tensor): Tensor {

@@ -169,6 +169,28 @@ export function tanh(x: Tensor): Tensor {
   return unary('Tanh', x, (_x, y, gy) => mul(gy, sub(1, mul(y, y))));
 }
 
+/**
+ * gelu with the tanh approximation (`gelu_pytorch_tanh`): 0.5 x (1 + t), t = tanh(k (x + 0.044715 x^3)),
+ * k = sqrt(2 / pi). One op with its own gradient rule, dx = gy (0.5 (1 + t) + 0.5 k x (1 - t^2) (1 +
+ * 3 * 0.044715 x^2)), so the reverse sweep reads x and t: through its elementary ops it read five values
+ * of the MLP's width per layer (the largest saved values of a training step after the head's).
+ */
+export function geluTanh(x: Tensor): Tensor {
+  requireFloat('geluTanh', x);
+  const g = x.graph;
+  const c = (v: number) => g.scalar(v, x.dtype);
+  const k = Math.sqrt(2 / Math.PI);
+  const cubic = plain('Mul', plain('Mul', plain('Mul', x, x), x), c(0.044715));
+  const t = emit1('Tanh', [plain('Mul', plain('Add', x, cubic), c(k))], {}, x.dtype, x.shape);
+  const y = plain('Mul', plain('Mul', x, c(0.5)), plain('Add', t, c(1)));
+  const rule: GradientRule = ([gy], [nx]) => {
+    if (!nx || !gy) return [null];
+    const slope = mul(mul(sub(1, mul(t, t)), mul(x, 0.5 * k)), add(mul(mul(x, x), 3 * 0.044715), 1));
+    return [mul(gy, add(mul(add(t, 1), 0.5), slope))];
+  };
+  return g.emit('Identity', [y], {}, [{ dtype: x.dtype, shape: x.shape }], rule, [x])[0];
+}
+
 /** max(x, 0); the gradient at 0 is 0. */
 export function relu(x: Tensor): Tensor {
   return unary('Relu', x, (tx, _y, gy) => where(greater(tx, 0), gy, 0));

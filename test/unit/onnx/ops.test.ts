@@ -86,6 +86,12 @@ const cases: Case[] = [
   { name: 'sqrt', inputs: [U([2, 3], 0.3, 3)], build: ([a]) => op.sqrt(a), ref: ([a]) => map(a, Math.sqrt) },
   { name: 'reciprocal', inputs: [U([2, 3], 0.3, 3)], build: ([a]) => op.reciprocal(a), ref: ([a]) => map(a, (v) => 1 / v) },
   { name: 'tanh', inputs: [U([2, 3], -2, 2)], build: ([a]) => op.tanh(a), ref: ([a]) => map(a, Math.tanh) },
+  {
+    name: 'geluTanh (its own gradient rule)',
+    inputs: [U([3, 4], -4, 4)],
+    build: ([a]) => op.geluTanh(a),
+    ref: ([a]) => map(a, (x) => 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x ** 3)))),
+  },
   { name: 'relu', inputs: [away([3, 4], [0])], build: ([a]) => op.relu(a), ref: ([a]) => map(a, (v) => Math.max(v, 0)) },
   { name: 'sigmoid', inputs: [U([2, 3], -3, 3)], build: ([a]) => op.sigmoid(a), ref: ([a]) => map(a, sigmoidRef) },
   { name: 'cos', inputs: [U([2, 3], -3, 3)], build: ([a]) => op.cos(a), ref: ([a]) => map(a, Math.cos) },
