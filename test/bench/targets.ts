@@ -33,7 +33,8 @@ export function evaluateTargets(inputs: TargetInputs): Target[] {
   const { model, config } = inputs;
   const out: Target[] = [];
   const target = (goal: string, measured: number | undefined, limit: number, atMost: boolean, show: (x: number) => string) => {
-    if (measured === undefined || !Number.isFinite(measured)) out.push({ model, goal, measured: '-', status: 'not measured' });
+    // Without the value or its limit (the peer's speed, where the peer was left out) there is nothing to compare.
+    if (measured === undefined || !Number.isFinite(measured) || !Number.isFinite(limit)) out.push({ model, goal, measured: measured !== undefined && Number.isFinite(measured) ? show(measured) : '-', status: 'not measured' });
     else out.push({ model, goal, measured: show(measured), status: (atMost ? measured <= limit : measured >= limit) ? 'met' : 'not met' });
   };
   const ours = (format: string) => inputs.formats.find((f) => f.format === format)?.run;
