@@ -14,7 +14,8 @@ const RESULT_MARK = 'BENCH-RESULT ';
 export function runChild<Result>(script: string, args: unknown, timeoutMs: number): Promise<Result> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [script, JSON.stringify(args)], {
-      // The engine's environment, so that memory is measured as the engine holds it.
+      // Every measured process (ours and llama.cpp's) runs in the engine's environment, so that memory
+      // is measured as the engine holds it.
       env: modelProcessEnv(),
       stdio: ['ignore', 'pipe', 'inherit'],
       timeout: timeoutMs,
