@@ -11,7 +11,7 @@ import { test } from 'node:test';
 import { buildForwardGraph } from '../../../src/engine/gemma2/forwardGraph';
 import { openModelFolder } from '../../../src/engine/model/modelFolder';
 import { gradients } from '../../../src/engine/onnx/autodiff';
-import { GraphBuilder, type GraphParts } from '../../../src/engine/onnx/graph';
+import { GraphBuilder, type GraphParts, type Tensor } from '../../../src/engine/onnx/graph';
 import { mul, reduceSum } from '../../../src/engine/onnx/ops';
 import { serializeModel } from '../../../src/engine/onnx/serialize';
 import { createSession, f32, runSession } from '../../../src/engine/runtime/session';
@@ -65,69 +65,70 @@ for (const bits of [8, 4] as QuantBits[]) {
   });
 }
 
-test('the gradient of a product in row slices is the whole product\'s: dY @ W through W^T\'s quantization', async () => {
-  const [rows, cols, batch] = [96, 64, 3];
-  const normal = seededNormals(7);
-  const w = Float32Array.from({ length: rows * cols }, normal);
-  const wt = Float32Array.from({ length: cols * rows }, (_, i) => w[(i % rows) * cols + Math.floor(i / rows)]);
-  const qt = quantizeRows(wt, cols, rows, 8);
+/** The gradient tests' shapes: W [rows, cols], x [batch, cols], r [batch, rows]. */
+const [ROWS, COLS, BATCH] = [96, 64, 3];
+
+/**
+ * A seeded W, its transpose and W^T's int8 quantization, and a graph with inputs x and r whose loss
+ * sum((x @ W^T) * r) the tests differentiate; `run` feeds seeded x and r and returns the outputs and r.
+ */
+function gradientCase(seed: number) {
+  const normal = seededNormals(seed);
+  const w = Float32Array.from({ length: ROWS * COLS }, normal);
+  const wt = Float32Array.from({ length: COLS * ROWS }, (_, i) => w[(i % ROWS) * COLS + Math.floor(i / ROWS)]);
+  const qt = quantizeRows(wt, COLS, ROWS, 8);
   const g = new GraphBuilder();
-  const x = g.input('x', 'float32', [batch, cols]);
-  const r = g.input('r', 'float32', [batch, rows]);
+  const x = g.input('x', 'float32', [BATCH, COLS]);
+  const r = g.input('r', 'float32', [BATCH, ROWS]);
+  const gradient = (y: Tensor) => gradients(g, reduceSum(mul(y, r), [0, 1], false), [x])[0];
+  const run = async (tempName: string) => {
+    const { session } = await createSession({ bytes: serializeModel(g, { externalDataDir: testTempDir(tempName) }) }, { device: 'cpu' });
+    const xs = Float32Array.from({ length: BATCH * COLS }, normal);
+    const rs = Float32Array.from({ length: BATCH * ROWS }, normal);
+    const out = await runSession(session, { x: f32(xs, [BATCH, COLS]), r: f32(rs, [BATCH, ROWS]) });
+    await session.release();
+    return { out, rs };
+  };
+  return { w, wt, qt, g, x, gradient, run };
+}
+
+test('the gradient of a product in row slices is the whole product\'s: dY @ W through W^T\'s quantization', async () => {
+  const { w, qt, g, x, gradient, run } = gradientCase(7);
   const transposed = () => [{ first: 0, matrix: constantMatrix(g, qt, () => assert.fail('second order')) }];
   const slices = [40, 40, 16].map((count, i) => {
     const first = i * 40;
-    return constantMatrix(g, quantizeRows(w.subarray(first * cols, (first + count) * cols), count, cols, 8), () => assert.fail('a slice alone'));
+    return constantMatrix(g, quantizeRows(w.subarray(first * COLS, (first + count) * COLS), count, COLS, 8), () => assert.fail('a slice alone'));
   });
-  const whole = constantMatrix(g, quantizeRows(w, rows, cols, 8), transposed);
-  const [gSliced] = gradients(g, reduceSum(mul(matmulNBitsInSlices(x, slices, transposed), r), [0, 1], false), [x]);
-  const [gWhole] = gradients(g, reduceSum(mul(matmulNBits(x, whole), r), [0, 1], false), [x]);
-  g.output('g_sliced', gSliced);
-  g.output('g_whole', gWhole);
-  const { session } = await createSession({ bytes: serializeModel(g, { externalDataDir: testTempDir('sliced-gradient') }) }, { device: 'cpu' });
-  const xs = Float32Array.from({ length: batch * cols }, normal);
-  const rs = Float32Array.from({ length: batch * rows }, normal);
-  const out = await runSession(session, { x: f32(xs, [batch, cols]), r: f32(rs, [batch, rows]) });
-  await session.release();
+  const whole = constantMatrix(g, quantizeRows(w, ROWS, COLS, 8), transposed);
+  g.output('g_sliced', gradient(matmulNBitsInSlices(x, slices, transposed)));
+  g.output('g_whole', gradient(matmulNBits(x, whole)));
+  const { out, rs } = await run('sliced-gradient');
   assert.deepEqual(Array.from(out.g_sliced.data as Float32Array), Array.from(out.g_whole.data as Float32Array));
   // Against float64 arithmetic: dL/dx = r @ dequantize(W^T)^T, within accuracy_level 4's rounding of r.
   const d = dequantize(qt);
-  const { worst, scale } = productError(rs, d, batch, cols, rows, out.g_sliced.data as Float32Array);
+  const { worst, scale } = productError(rs, d, BATCH, COLS, ROWS, out.g_sliced.data as Float32Array);
   console.log(`sliced product's gradient: max error ${worst.toExponential(2)} against float64 for values up to ${scale.toFixed(2)}`);
   assert.ok(worst <= 0.02 * scale, `gradient differs by ${worst}`);
 });
 
 test('W^T in column slices gives the gradient of W^T whole, and of float64 arithmetic', async () => {
-  const [rows, cols, batch] = [96, 64, 3];
-  const normal = seededNormals(8);
-  const w = Float32Array.from({ length: rows * cols }, normal);
-  const wt = Float32Array.from({ length: cols * rows }, (_, i) => w[(i % rows) * cols + Math.floor(i / rows)]);
-  const qt = quantizeRows(wt, cols, rows, 8);
-  const g = new GraphBuilder();
-  const x = g.input('x', 'float32', [batch, cols]);
-  const r = g.input('r', 'float32', [batch, rows]);
+  const { w, wt, qt, g, x, gradient, run } = gradientCase(8);
   // Slices of 32 columns: the whole W^T's blocks (32 values each here), so only the order of the sums differs.
   const columns = [0, 32, 64].map((first) => {
-    const part = Float32Array.from({ length: cols * 32 }, (_, i) => wt[Math.floor(i / 32) * rows + first + (i % 32)]);
-    return { first, matrix: constantMatrix(g, quantizeRows(part, cols, 32, 8), () => assert.fail('second order')) };
+    const part = Float32Array.from({ length: COLS * 32 }, (_, i) => wt[Math.floor(i / 32) * ROWS + first + (i % 32)]);
+    return { first, matrix: constantMatrix(g, quantizeRows(part, COLS, 32, 8), () => assert.fail('second order')) };
   });
-  const q = quantizeRows(w, rows, cols, 8);
+  const q = quantizeRows(w, ROWS, COLS, 8);
   const bySlices = constantMatrix(g, q, () => columns);
   const byWhole = constantMatrix(g, q, () => [{ first: 0, matrix: constantMatrix(g, qt, () => assert.fail('second order')) }]);
-  const [gSlices] = gradients(g, reduceSum(mul(matmulNBits(x, bySlices), r), [0, 1], false), [x]);
-  const [gWhole] = gradients(g, reduceSum(mul(matmulNBits(x, byWhole), r), [0, 1], false), [x]);
-  g.output('g_slices', gSlices);
-  g.output('g_whole', gWhole);
+  g.output('g_slices', gradient(matmulNBits(x, bySlices)));
+  g.output('g_whole', gradient(matmulNBits(x, byWhole)));
   const products = g.nodes.filter((n) => n.opType === 'MatMulNBits').length;
   assert.equal(products, 2 + columns.length + 1, 'two forward products, one per column slice and one whole W^T');
-  const { session } = await createSession({ bytes: serializeModel(g, { externalDataDir: testTempDir('column-gradient') }) }, { device: 'cpu' });
-  const xs = Float32Array.from({ length: batch * cols }, normal);
-  const rs = Float32Array.from({ length: batch * rows }, normal);
-  const out = await runSession(session, { x: f32(xs, [batch, cols]), r: f32(rs, [batch, rows]) });
-  await session.release();
+  const { out, rs } = await run('column-gradient');
   const slices = out.g_slices.data as Float32Array;
   const whole = out.g_whole.data as Float32Array;
-  const { worst: apart, scale } = productError(rs, dequantize(qt), batch, cols, rows, slices);
+  const { worst: apart, scale } = productError(rs, dequantize(qt), BATCH, COLS, ROWS, slices);
   let gap = 0;
   slices.forEach((v, i) => (gap = Math.max(gap, Math.abs(v - whole[i]))));
   console.log(`column slices' gradient: ${gap.toExponential(2)} from W^T whole, ${apart.toExponential(2)} from float64, values up to ${scale.toFixed(2)}`);
