@@ -27,6 +27,25 @@ export async function medianMs(repeat: number, run: () => Promise<unknown>): Pro
   return times[Math.floor(times.length / 2)];
 }
 
+/**
+ * `other`'s time over `base`'s as the median of ratios of runs taken in pairs, each pair in the order
+ * opposite to the one before: drift in the machine's speed (other load, its clock) then falls on both
+ * sides of a ratio, where two medians taken one after the other each caught their own moment.
+ */
+export async function pairedRatio(repeat: number, base: () => Promise<unknown>, other: () => Promise<unknown>): Promise<{ ratio: number; baseMs: number; otherMs: number }> {
+  await base();
+  await other();
+  const pairs: { base: number; other: number }[] = [];
+  for (let i = 0; i < repeat; i++) {
+    const first = i % 2 === 0 ? base : other;
+    const a = await timeMs(first);
+    const b = await timeMs(first === base ? other : base);
+    pairs.push(first === base ? { base: a, other: b } : { base: b, other: a });
+  }
+  const median = (xs: number[]) => xs.sort((x, y) => x - y)[Math.floor(xs.length / 2)];
+  return { ratio: median(pairs.map((p) => p.other / p.base)), baseMs: median(pairs.map((p) => p.base)), otherMs: median(pairs.map((p) => p.other)) };
+}
+
 export async function timeMs(run: () => Promise<unknown> | unknown): Promise<number> {
   const t0 = performance.now();
   await run();

@@ -14,7 +14,7 @@ import { SeededRandom } from '../../src/engine/random';
 import { loadTokenizer, type Tokenizer } from '../../src/engine/tokenizer';
 import { trainPlane } from '../../src/engine/train/trainer';
 import type { WeightsFormat } from '../../src/engine/weights/weightsFormat';
-import { medianMs, timeMs, type Measurement } from './report';
+import { pairedRatio, timeMs, type Measurement } from './report';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 
@@ -64,14 +64,20 @@ export async function steeringBench(model: string, dir: string, options: Steerin
     // Decode with and without a plane, and 4 rows against 1, in this one run.
     const plane = unitPlane(folder.config.hiddenSize, layer, 3);
     const sampling = { maxNewTokens: 16, temperature: 0, seed: 1 };
-    const prompt = 'Shall I compare thee to a summer';
-    const timeRows = (rows: GenerationRow[]) => medianMs(options.repeat, () => generate(runner, tokenizer, { prompt, rows, sampling }));
-    const unsteered = await timeRows([{ alpha: 0 }]);
-    const steered = await timeRows([{ alpha: 2.5, plane }]);
-    add('steered / unsteered generation', steered / unsteered, 'ratio', `1 row, 16 tokens greedy, median of ${options.repeat}, same run`);
-    const four = await timeRows([0, 1.5, 2.5, 3.5].map((alpha) => ({ alpha, plane })));
-    add('4-row comparison / 1-row generation', four / steered, 'ratio', `16 tokens per row, one batched run, median of ${options.repeat}`);
-    add('1-row generation', (16 / steered) * 1000, 'tokens/s', 'prefill + 16 decode steps, steered');
+    const short = 'Shall I compare thee to a summer';
+    const run = (prompt: string, rows: GenerationRow[]) => () => generate(runner, tokenizer, { prompt, rows, sampling });
+    const steered: GenerationRow[] = [{ alpha: 2.5, plane }];
+    const comparison: GenerationRow[] = [0, 1.5, 2.5, 3.5].map((alpha) => ({ alpha, plane }));
+    const steering = await pairedRatio(options.repeat, run(short, [{ alpha: 0 }]), run(short, steered));
+    add('steered / unsteered generation', steering.ratio, 'ratio', `1 row, 16 tokens greedy, median of ${options.repeat} paired runs`);
+    const four = await pairedRatio(options.repeat, run(short, steered), run(short, comparison));
+    add('4-row comparison / 1-row generation', four.ratio, 'ratio', `16 tokens per row, one batched run, median of ${options.repeat} paired runs`);
+    add('1-row generation', (16 / four.baseMs) * 1000, 'tokens/s', 'prefill + 16 decode steps, steered');
+    // A long prompt, where the rows' shared prefill (Gemma2Runner.prefill) is most of what a comparison saves.
+    const long = demoLines('shakespeare.txt').join('\n');
+    const longTokens = tokenizer.encode(long, { addBos: true }).length;
+    const fourLong = await pairedRatio(options.repeat, run(long, steered), run(long, comparison));
+    add('4-row comparison / 1-row generation, long prompt', fourLong.ratio, 'ratio', `${longTokens}-token prompt, 16 tokens per row, median of ${options.repeat} paired runs`);
 
     // The original recipe: 19 examples, notebook mode (one random example and cut per step), the method's defaults.
     const recipe = [...demoLines('shakespeare.txt'), ...demoLines('wedding-speech.txt')].slice(0, 19);

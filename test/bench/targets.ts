@@ -61,6 +61,7 @@ export function evaluateTargets(inputs: TargetInputs): Target[] {
   const metric = (name: string) => inputs.measurements.find((m) => m.model === model && m.metric === name)?.value;
   const ratio = (x: number) => `${formatValue(x)}x`;
   target('4-alpha comparison <= 1.3 x a single generation', metric('4-row comparison / 1-row generation'), 1.3, true, ratio);
+  target('the same, on a long prompt', metric('4-row comparison / 1-row generation, long prompt'), 1.3, true, ratio);
   target('steering <= 2% over unsteered', metric('steered / unsteered generation'), 1.02, true, ratio);
   target('training step <= 2.5 x the forward of the layers above the hook', metric('train step / forward of the same layers'), 2.5, true, ratio);
   const recipe = inputs.measurements.find((m) => m.model === model && m.metric.startsWith('original recipe'));

@@ -84,6 +84,17 @@ export function padRowsLeft(rows: readonly ArrayLike<number>[], config: Gemma2Co
   return { batch, seq, ids, mask, positions, offsets };
 }
 
+/**
+ * Whether rows are copies of one prompt of two or more tokens whose steering changes at most its last
+ * position: then every other position computes the same numbers in every row.
+ */
+export function sharesPrompt(rows: readonly ArrayLike<number>[], steer: readonly (SteerRow | null | undefined)[] | undefined): boolean {
+  const [first] = rows;
+  if (rows.length < 2 || first.length < 2 || (steer && steer.length !== rows.length)) return false;
+  if (steer?.some((row) => row && row.alpha !== 0 && row.positions !== 'last')) return false;
+  return rows.every((row) => row.length === first.length && Array.from(row).every((id, t) => id === first[t]));
+}
+
 /** Flags per position of a row of `length` new positions. */
 export function steeredPositions(positions: SteerRow['positions'], length: number, what: string): boolean[] {
   if (positions === undefined || positions === 'all') return new Array<boolean>(length).fill(true);

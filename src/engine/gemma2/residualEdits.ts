@@ -70,3 +70,13 @@ export function residualEditFeeds(edits: readonly (ResidualEdits | null | undefi
   });
   return feeds;
 }
+
+/** Whether every row of a batch's edit inputs holds the same edits. */
+export function editsAlike(feeds: ResidualEditFeeds, batch: number): boolean {
+  const alike = (values: Float64Array) => {
+    const width = values.length / batch;
+    for (let k = width; k < values.length; k++) if (values[k] !== values[k % width]) return false;
+    return true;
+  };
+  return alike(feeds.add) && alike(feeds.ablate);
+}

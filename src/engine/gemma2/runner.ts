@@ -18,10 +18,10 @@ import { compileGraph } from '../onnx/compileCache';
 import type { ComputeDType, GraphBuilder } from '../onnx/graph';
 import { savedOutputName, type SplitGraph } from '../onnx/splitBackward';
 import { bool, createSession, i64, missingCudaProvider, runSession, type Device, type HostTensor } from '../runtime/session';
-import { checkAlpha, checkIds, checkOffset, checkScoredLogits, finite, padRowsLeft, steerFeeds, steeredPositions, type PaddedRows, type SteerRow } from './batchRows';
+import { checkAlpha, checkContext, checkIds, checkOffset, checkScoredLogits, finite, padRowsLeft, sharesPrompt, steerFeeds, steeredPositions, type PaddedRows, type SteerRow } from './batchRows';
 import { buildForwardGraph, checkHookLayer, hiddenStateName, pastKeyName, pastValueName, presentKeyName, presentValueName } from './forwardGraph';
 import { pieceWidth, runInPieces, type ForwardPasses } from './positionPieces';
-import { residualEditFeeds, type ResidualEditFeeds, type ResidualEdits } from './residualEdits';
+import { editsAlike, residualEditFeeds, type ResidualEditFeeds, type ResidualEdits } from './residualEdits';
 import type { ModelWeights } from './layers';
 import type { QuantBits } from '../weights/blockQuantize';
 import type { WeightsFileProgress } from '../weights/derivedFile';
@@ -287,15 +287,32 @@ export class Gemma2Runner {
     return Float64Array.from(w, (x) => (1 + x) * Math.sqrt(w.length));
   }
 
-  /** Runs rows of prompt ids (left-padded into one batch) from an empty cache. */
+  /**
+   * Runs rows of prompt ids (left-padded into one batch) from an empty cache. Rows that are one prompt
+   * with the same edits, steered at most at its last position (a comparison of alphas), run the rest of
+   * the prompt once (prefillShared).
+   */
   async prefill(rows: readonly ArrayLike<number>[], steer?: readonly (SteerRow | null | undefined)[], options: PrefillOptions = {}): Promise<ForwardStep> {
+    const empty = this.emptyCache(rows.length, options.edits);
+    if (!options.hookSites && sharesPrompt(rows, steer) && editsAlike(empty.edits, rows.length)) return this.prefillShared(rows[0], rows.length, steer, options);
     const padded = padRowsLeft(rows, this.folder.config);
-    const empty = this.emptyCache(padded.batch, options.edits);
     const fetches = ['last_logits', ...this.presentNames(), ...(options.hookSites ? ['hook_residual', 'hook_y'] : [])];
     const out = await this.runForward(padded, empty, steer, fetches);
     const step: ForwardStep = { logits: out.last_logits.data as FloatArray, cache: this.cacheAfter(padded, empty, out, options.reserve ?? 0) };
     if (options.hookSites) step.hookSites = this.unpadHookSites(padded, out);
     return step;
+  }
+
+  /**
+   * One prompt for `batch` rows that differ at most in steering its last token: the tokens before it
+   * run for one row, whose cache every row gets a copy of, and the last token runs for every row as a
+   * decode step. The same numbers as the batched prefill, for the prefill's cost of one row.
+   */
+  private async prefillShared(ids: ArrayLike<number>, batch: number, steer: readonly (SteerRow | null | undefined)[] | undefined, options: PrefillOptions): Promise<ForwardStep> {
+    const prompt = Array.from(ids);
+    checkContext(prompt.length, this.folder.config);
+    const prefix = await this.prefill([prompt.slice(0, -1)], undefined, { edits: options.edits?.slice(0, 1), reserve: (options.reserve ?? 0) + 1 });
+    return this.decode(this.repeatRow(prefix.cache, batch), new Array<number>(batch).fill(prompt[prompt.length - 1]), steer);
   }
 
   /** Appends one token per row to a cache and runs it, with the edits the cache's prefill was given. */
@@ -519,6 +536,28 @@ export class Gemma2Runner {
       mask: new BigInt64Array(0),
       nextPosition: new Array<number>(batch).fill(0),
       edits: residualEditFeeds(edits, batch, c.numHiddenLayers, c.hiddenSize),
+    };
+  }
+
+  /** A one-row cache as the cache of `batch` copies of its row. */
+  private repeatRow(cache: KvCache, batch: number): KvCache {
+    if (cache.batch !== 1) throw new Error(`repeatRow: a cache of ${cache.batch} rows`);
+    const tile = <T extends FloatArray>(one: T, out: T): T => {
+      for (let i = 0; i < batch; i++) out.set(one, i * one.length);
+      return out;
+    };
+    const floats = (one: FloatArray) => tile(one, one instanceof Float64Array ? new Float64Array(one.length * batch) : new Float32Array(one.length * batch));
+    const mask = new BigInt64Array(batch * cache.mask.length);
+    for (let i = 0; i < batch; i++) mask.set(cache.mask, i * cache.mask.length);
+    return {
+      batch,
+      length: cache.length,
+      capacity: cache.capacity,
+      keys: cache.keys.map(floats),
+      values: cache.values.map(floats),
+      mask,
+      nextPosition: new Array<number>(batch).fill(cache.nextPosition[0]),
+      edits: { add: tile(cache.edits.add, new Float64Array(batch * cache.edits.add.length)), ablate: tile(cache.edits.ablate, new Float64Array(batch * cache.edits.ablate.length)) },
     };
   }
 

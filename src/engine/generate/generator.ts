@@ -1,7 +1,9 @@
 /**
  * Steered, streaming generation of one prompt for several rows (an alpha, with or without a plane; a
- * steering vector's coefficient; an ablated direction) at once: one batched prefill of the prompt, then one batched decode per step. Each row samples
- * from its own SeededRandom(seed) and stops on its own, so a row of a comparison equals its run alone.
+ * steering vector's coefficient; an ablated direction) at once: one batched prefill of the prompt (whose
+ * tokens before the last run once where the rows steer only the last one: Gemma2Runner.prefill), then
+ * one batched decode per step. Each row samples from its own SeededRandom(seed) and stops on its own,
+ * so a row of a comparison equals its run alone.
  * A row that has stopped keeps decoding an unsteered pad token (its outputs are ignored): attention
  * never crosses rows, so this changes nothing for the others and keeps the KV cache one batch.
  */

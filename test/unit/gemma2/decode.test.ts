@@ -1,14 +1,16 @@
 /**
  * KV-cached decode, batching and padding of the forward graph: decode equals prefill, rows of one
- * batch with different planes, alphas and lengths equal their separate runs, and changing the plane
- * never opens another session.
+ * batch with different planes, alphas and lengths equal their separate runs, rows of one prompt run
+ * its shared part once, and changing the plane never opens another session.
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { SteerRow } from '../../../src/engine/gemma2/batchRows';
-import { Gemma2Runner } from '../../../src/engine/gemma2/runner';
+import type { ResidualEdits } from '../../../src/engine/gemma2/residualEdits';
+import { Gemma2Runner, type ForwardStep } from '../../../src/engine/gemma2/runner';
 import { referenceForward } from '../../reference/gemma2Reference';
 import { maxAbsDiff, rowOf, seededIds, seededPlane, tinyModel, type TinyModel } from './gemma2TestKit';
+import { seededNormals } from '../../reference/randomGemma2';
 
 /** Two float32 runs of the same numbers that differ only in batching, padding or caching. */
 const SAME_RUN_TOLERANCE = 2e-5;
@@ -79,6 +81,67 @@ test('padding a row does not change another row, and a padded row equals its unp
   const longAlone = await runner.prefill([long]);
   assert.ok(maxAbsDiff(rowOf(together.logits, 0, vocab), shortAlone.logits) <= SAME_RUN_TOLERANCE);
   assert.ok(maxAbsDiff(rowOf(together.logits, 1, vocab), longAlone.logits) <= SAME_RUN_TOLERANCE);
+});
+
+/** The input_ids shape ("rows x tokens") of every run of the forward session while `work` runs. */
+async function runShapes(work: () => Promise<unknown>): Promise<string[]> {
+  const session = await runner.session('forward');
+  const run = session.run;
+  const shapes: string[] = [];
+  session.run = ((feeds, ...rest) => {
+    shapes.push(feeds.input_ids.dims.join('x'));
+    return run.call(session, feeds, ...(rest as [never]));
+  }) as typeof session.run;
+  try {
+    await work();
+  } finally {
+    Reflect.deleteProperty(session, 'run');
+  }
+  return shapes;
+}
+
+test('rows of one prompt steered only at its last token run the rest of it once, and equal their separate runs', async () => {
+  const hidden = tiny.folder.config.hiddenSize;
+  const vocab = tiny.folder.config.vocabSize;
+  const ids = seededIds(9, 18);
+  const next = seededIds(3, 19);
+  const normal = seededNormals(20);
+  // The same edit in every row: it holds at the shared positions too.
+  const edit: ResidualEdits = { add: [{ layer: 1, vector: Array.from({ length: hidden }, () => 0.3 * normal()) }] };
+  const prompt = [plane(21, 1.5, 'last'), null, plane(21, 3.5, 'last')];
+  const generated = prompt.map((s) => s && { ...s, positions: 'all' as const });
+  const options = { edits: prompt.map(() => edit), reserve: next.length };
+
+  let shared!: ForwardStep;
+  const shapes = await runShapes(async () => (shared = await runner.prefill(prompt.map(() => ids), prompt, options)));
+  assert.deepEqual(shapes, ['1x8', '3x1'], 'the prompt but its last token runs for one row, then the last token for every row');
+  const steps = [shared];
+  for (const id of next) steps.push(await runner.decode(steps[steps.length - 1].cache, prompt.map(() => id), generated));
+
+  for (let i = 0; i < prompt.length; i++) {
+    let alone = await runner.prefill([ids], [prompt[i]], { edits: [edit], reserve: next.length });
+    let worst = maxAbsDiff(rowOf(shared.logits, i, vocab), alone.logits);
+    for (const [t, id] of next.entries()) {
+      alone = await runner.decode(alone.cache, [id], [generated[i]]);
+      worst = Math.max(worst, maxAbsDiff(rowOf(steps[t + 1].logits, i, vocab), alone.logits));
+    }
+    console.log(`row ${i}: shared prompt vs its run alone, prefill and ${next.length} decode steps: max abs difference ${worst.toExponential(2)}`);
+    assert.ok(worst <= SAME_RUN_TOLERANCE, `row ${i}: shared prompt vs alone ${worst}`);
+  }
+  // The last token's steering is per row: the rows must differ, else sharing could have dropped it.
+  assert.ok(maxAbsDiff(rowOf(shared.logits, 0, vocab), rowOf(shared.logits, 2, vocab)) > 0.05);
+});
+
+test('rows of one prompt that differ before its last token run as one batch', async () => {
+  const ids = seededIds(9, 22);
+  const hidden = tiny.folder.config.hiddenSize;
+  const steeredThroughout = await runShapes(() => runner.prefill([ids, ids], [plane(23, 1.5), plane(23, 3)]));
+  assert.deepEqual(steeredThroughout, ['2x9'], 'a plane at every position changes every position');
+  const vector = Array.from({ length: hidden }, (_, k) => (k % 3) * 0.1);
+  const edited = await runShapes(() => runner.prefill([ids, ids], undefined, { edits: [{ add: [{ layer: 0, vector }] }, null] }));
+  assert.deepEqual(edited, ['2x9'], 'an edit in one row only changes that row at every position');
+  const hookSites = await runShapes(() => runner.prefill([ids, ids], undefined, { hookSites: true }));
+  assert.deepEqual(hookSites, ['2x9'], 'hook sites are wanted at every position of every row');
 });
 
 test('changing the plane, alpha or steered positions reuses the same session', async () => {
