@@ -15,7 +15,7 @@
 import type { FileHandle } from 'node:fs/promises';
 import { gemma2TensorShapes } from '../model/modelFolder';
 import type { HeaderEntry } from '../model/safetensors';
-import type { ModelFolder, TensorLocation } from '../model/types';
+import type { ModelFolder } from '../model/types';
 import { blockLayout, blockSizeFor, quantizeRows, type QuantBits } from './blockQuantize';
 import {
   derivedFile,
@@ -147,7 +147,12 @@ function describe(folder: ModelFolder, placed: DerivedFile, bits: QuantBits, par
   return { ...placed, bits, matrices };
 }
 
-/** Writes every tensor at its offset, a piece at a time: memory stays bounded whatever the tensor's size. */
+/**
+ * Writes every tensor at its offset, a piece at a time: memory stays bounded whatever the tensor's size.
+ * A matrix of the transposed part is made a stored piece at a time from the rows of W it transposes (W^T's
+ * columns [first, first + cols) are W's rows): the embedding's W^T from COLUMN_SLICE rows of W at a time,
+ * where the whole table as float32 would be 2.4 GB on the 2B shape.
+ */
 async function writeTensors(handle: FileHandle, folder: ModelFolder, out: DerivedFile, bits: QuantBits, part: QuantizedPart, onProgress?: WeightsFileProgress): Promise<void> {
   const shapes = gemma2TensorShapes(folder.config);
   const matrices = quantizedMatrices(folder);
@@ -160,37 +165,25 @@ async function writeTensors(handle: FileHandle, folder: ModelFolder, out: Derive
   }
   for (const name of matrices) {
     const [rows, cols] = oriented(shapes.get(name) as number[], part);
-    const source = part === 'weights' ? null : await transposedRows(folder, name);
-    const step = Math.max(1, Math.floor(PIECE_VALUES / cols));
-    const pieces = storedPieces(name, cols, part);
-    for (let r = 0; r < rows; r += step) {
-      const count = Math.min(step, rows - r);
-      const values = source ? source(r, count) : await modelRows(folder, name, r, count);
-      for (const piece of pieces) {
-        const q = quantizeRows(pieces.length === 1 ? values : columnsOf(values, count, cols, piece), count, piece.cols, bits);
+    for (const piece of storedPieces(name, cols, part)) {
+      const slice = part === 'weights' ? null : transpose(await modelRows(folder, name, piece.first, piece.cols), piece.cols, rows);
+      const step = Math.max(1, Math.floor(PIECE_VALUES / piece.cols));
+      for (let r = 0; r < rows; r += step) {
+        const count = Math.min(step, rows - r);
+        const values = slice ? slice.subarray(r * piece.cols, (r + count) * piece.cols) : await modelRows(folder, name, r, count);
+        const q = quantizeRows(values, count, piece.cols, bits);
         await writeAt(handle, out, `${piece.tensor}.scales`, new Uint8Array(q.scales.buffer), r * q.blocks * 4);
         await writeAt(handle, out, `${piece.tensor}.q`, q.data, (r * q.data.length) / count);
+        done += count * piece.cols;
+        onProgress?.(done, total);
       }
-      done += count * cols;
-      onProgress?.(done, total);
     }
   }
 }
 
-/** Columns [first, first + cols) of `count` rows of `width` values. */
-function columnsOf(values: Float32Array, count: number, width: number, { first, cols }: { first: number; cols: number }): Float32Array {
-  const out = new Float32Array(count * cols);
-  for (let r = 0; r < count; r++) out.set(values.subarray(r * width + first, r * width + first + cols), r * cols);
+/** The transpose [cols, rows] of a row-major [rows, cols] matrix. */
+function transpose(m: Float32Array, rows: number, cols: number): Float32Array {
+  const out = new Float32Array(rows * cols);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = m[r * cols + c];
   return out;
-}
-
-/** Rows of W^T read from W: the whole of W, once, since every row of W^T needs a column of every row of W. */
-async function transposedRows(folder: ModelFolder, name: string): Promise<(first: number, count: number) => Float32Array> {
-  const [rows, cols] = (folder.tensors.get(name) as TensorLocation).shape;
-  const w = await modelRows(folder, name, 0, rows);
-  return (first, count) => {
-    const out = new Float32Array(count * rows);
-    for (let c = 0; c < count; c++) for (let r = 0; r < rows; r++) out[c * rows + r] = w[r * cols + first + c];
-    return out;
-  };
 }

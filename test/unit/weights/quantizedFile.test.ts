@@ -1,7 +1,8 @@
 /**
  * The quantized weights file: made once and reused (keyed by the model's fingerprint), never written into
  * a read-only model folder (the cache folder takes it, and the graphs that read it), never through a link
- * planted at its name, and replaced (the old one removed) when the weights change.
+ * planted at its name, and replaced (the old one removed) when the weights change. The gradient file holds
+ * each W^T's quantization, the embedding's in column slices.
  */
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -9,7 +10,9 @@ import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { before, test } from 'node:test';
 import { openModelFolder } from '../../../src/engine/model/modelFolder';
-import { quantizedWeightsFile } from '../../../src/engine/weights/quantizedFile';
+import { readTensor } from '../../../src/engine/model/tensorData';
+import { quantizeRows } from '../../../src/engine/weights/blockQuantize';
+import { columnSliceName, columnSlices, quantizedMatrices, quantizedWeightsFile } from '../../../src/engine/weights/quantizedFile';
 import { ensureTinyModel } from '../../fixtures/tinyModel';
 import { modelVariant } from '../../fixtures/modelVariant';
 import { testTempDir } from '../../fixtures/tempDir';
@@ -62,6 +65,38 @@ test('changed weights get a new file and the old one is removed', async () => {
   const fresh = (await quantizedWeightsFile(await openModelFolder(dir), 8, 'weights')).file;
   assert.notEqual(fresh, old);
   assert.deepEqual(weightFiles(dir), [path.basename(fresh)]);
+});
+
+test("the gradient file holds each matrix's W^T quantized, the embedding's in column slices, byte for byte", async () => {
+  const dir = modelVariant(model, path.join(base, 'transposed'));
+  const folder = await openModelFolder(dir);
+  const file = await quantizedWeightsFile(folder, 4, 'transposed');
+  const bytes = fs.readFileSync(file.file);
+  const stored = (name: string) => {
+    const t = file.tensors.get(name);
+    assert.ok(t, `the file has ${name}`);
+    return bytes.subarray(t.offset, t.offset + t.byteLength);
+  };
+  let sliced = 0;
+  for (const name of quantizedMatrices(folder)) {
+    const loc = folder.tensors.get(name);
+    assert.ok(loc);
+    const [rows, cols] = loc.shape;
+    // W^T [cols, rows], transposed here from the whole of W.
+    const w = await readTensor(loc);
+    const wt = new Float32Array(rows * cols);
+    for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) wt[c * rows + r] = w[r * cols + c];
+    const pieces = columnSlices(rows, 'transposed')?.map((s) => ({ tensor: columnSliceName(name, s.first), first: s.first, width: s.cols })) ?? [{ tensor: name, first: 0, width: rows }];
+    if (pieces.length > 1) sliced++;
+    for (const { tensor, first, width } of pieces) {
+      const columns = new Float32Array(cols * width);
+      for (let r = 0; r < cols; r++) columns.set(wt.subarray(r * rows + first, r * rows + first + width), r * width);
+      const q = quantizeRows(columns, cols, width, 4);
+      assert.ok(stored(`${tensor}.q`).equals(q.data), `${tensor}.q`);
+      assert.ok(stored(`${tensor}.scales`).equals(new Uint8Array(q.scales.buffer)), `${tensor}.scales`);
+    }
+  }
+  assert.equal(sliced, 1, 'the embedding (W^T as wide as the vocabulary) is the one matrix kept in column slices');
 });
 
 /**
