@@ -306,7 +306,7 @@ export class Gemma2Runner {
   /**
    * One prompt for `batch` rows that differ at most in steering its last token: the tokens before it
    * run for one row, whose cache every row gets a copy of, and the last token runs for every row as a
-   * decode step. The same numbers as the batched prefill, for the prefill's cost of one row.
+   * decode step. The batched prefill's numbers (to float32 rounding), for the prefill's cost of one row.
    */
   private async prefillShared(ids: ArrayLike<number>, batch: number, steer: readonly (SteerRow | null | undefined)[] | undefined, options: PrefillOptions): Promise<ForwardStep> {
     const prompt = Array.from(ids);
