@@ -17,6 +17,12 @@ import type { WeightsFormat } from '../../src/engine/weights/weightsFormat';
 import { pairedRatio, timeMs, type Measurement } from './report';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
+/**
+ * Paired runs behind each ratio of generations, at least: the steering target is 2%, and one
+ * generation against itself measured 1.014 over 7 pairs on the larger bench model, and steered against
+ * unsteered 1.006 over 7 pairs but 1.09 over 3.
+ */
+const MIN_PAIRS = 7;
 
 /** The demo's example lines: 16 Shakespeare lines and 13 wedding-speech lines. */
 function demoLines(file: string): string[] {
@@ -66,18 +72,19 @@ export async function steeringBench(model: string, dir: string, options: Steerin
     const sampling = { maxNewTokens: 16, temperature: 0, seed: 1 };
     const short = 'Shall I compare thee to a summer';
     const run = (prompt: string, rows: GenerationRow[]) => () => generate(runner, tokenizer, { prompt, rows, sampling });
+    const pairs = Math.max(options.repeat, MIN_PAIRS);
     const steered: GenerationRow[] = [{ alpha: 2.5, plane }];
     const comparison: GenerationRow[] = [0, 1.5, 2.5, 3.5].map((alpha) => ({ alpha, plane }));
-    const steering = await pairedRatio(options.repeat, run(short, [{ alpha: 0 }]), run(short, steered));
-    add('steered / unsteered generation', steering.ratio, 'ratio', `1 row, 16 tokens greedy, median of ${options.repeat} paired runs`);
-    const four = await pairedRatio(options.repeat, run(short, steered), run(short, comparison));
-    add('4-row comparison / 1-row generation', four.ratio, 'ratio', `16 tokens per row, one batched run, median of ${options.repeat} paired runs`);
+    const steering = await pairedRatio(pairs, run(short, [{ alpha: 0 }]), run(short, steered));
+    add('steered / unsteered generation', steering.ratio, 'ratio', `1 row, 16 tokens greedy, median of ${pairs} paired runs`);
+    const four = await pairedRatio(pairs, run(short, steered), run(short, comparison));
+    add('4-row comparison / 1-row generation', four.ratio, 'ratio', `16 tokens per row, one batched run, median of ${pairs} paired runs`);
     add('1-row generation', (16 / four.baseMs) * 1000, 'tokens/s', 'prefill + 16 decode steps, steered');
     // A long prompt, where the rows' shared prefill (Gemma2Runner.prefill) is most of what a comparison saves.
     const long = demoLines('shakespeare.txt').join('\n');
     const longTokens = tokenizer.encode(long, { addBos: true }).length;
-    const fourLong = await pairedRatio(options.repeat, run(long, steered), run(long, comparison));
-    add('4-row comparison / 1-row generation, long prompt', fourLong.ratio, 'ratio', `${longTokens}-token prompt, 16 tokens per row, median of ${options.repeat} paired runs`);
+    const fourLong = await pairedRatio(pairs, run(long, steered), run(long, comparison));
+    add('4-row comparison / 1-row generation, long prompt', fourLong.ratio, 'ratio', `${longTokens}-token prompt, 16 tokens per row, median of ${pairs} paired runs`);
 
     // The original recipe: 19 examples, notebook mode (one random example and cut per step), the method's defaults.
     const recipe = [...demoLines('shakespeare.txt'), ...demoLines('wedding-speech.txt')].slice(0, 19);
