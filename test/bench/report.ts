@@ -23,8 +23,12 @@ export async function medianMs(repeat: number, run: () => Promise<unknown>): Pro
     await run();
     times.push(performance.now() - t0);
   }
-  times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)];
+  return median(times);
+}
+
+/** The middle value (the upper of the two middle ones for an even count). */
+export function median(values: number[]): number {
+  return [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 }
 
 /**
@@ -42,7 +46,6 @@ export async function pairedRatio(repeat: number, base: () => Promise<unknown>, 
     const b = await timeMs(first === base ? other : base);
     pairs.push(first === base ? { base: a, other: b } : { base: b, other: a });
   }
-  const median = (xs: number[]) => xs.sort((x, y) => x - y)[Math.floor(xs.length / 2)];
   return { ratio: median(pairs.map((p) => p.other / p.base)), baseMs: median(pairs.map((p) => p.base)), otherMs: median(pairs.map((p) => p.other)) };
 }
 

@@ -14,7 +14,7 @@ import { SeededRandom } from '../../src/engine/random';
 import { loadTokenizer, type Tokenizer } from '../../src/engine/tokenizer';
 import { trainPlane } from '../../src/engine/train/trainer';
 import type { WeightsFormat } from '../../src/engine/weights/weightsFormat';
-import { pairedRatio, timeMs, type Measurement } from './report';
+import { median, pairedRatio, timeMs, type Measurement } from './report';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 /**
@@ -60,8 +60,7 @@ export async function steeringBench(model: string, dir: string, options: Steerin
     const trainMs = await timeMs(() =>
       trainPlane(runner, tokenizer, examples, { steps, learningRate: 0.01, seed: 1 }, { onProgress: (p) => history.push(p) }),
     );
-    const perStep = history.slice(1).map((p) => p.msPerStep).sort((a, b) => a - b);
-    add('train step (sequence mode)', perStep[Math.floor(perStep.length / 2)], 'ms', `4 examples, median over ${steps} steps`);
+    add('train step (sequence mode)', median(history.slice(1).map((p) => p.msPerStep)), 'ms', `4 examples, median over ${steps} steps`);
     const target = history[0].mleLoss - 0.5;
     const reached = history.find((p) => p.mleLoss <= target);
     add('steps to lower the NLL by 0.5 nat', reached ? reached.step : NaN, 'steps', reached ? `lr 0.01, NLL ${history[0].mleLoss.toFixed(3)} -> ${reached.mleLoss.toFixed(3)}` : `not within ${steps} steps (lr 0.01)`);

@@ -542,22 +542,15 @@ export class Gemma2Runner {
   /** A one-row cache as the cache of `batch` copies of its row. */
   private repeatRow(cache: KvCache, batch: number): KvCache {
     if (cache.batch !== 1) throw new Error(`repeatRow: a cache of ${cache.batch} rows`);
-    const tile = <T extends FloatArray>(one: T, out: T): T => {
-      for (let i = 0; i < batch; i++) out.set(one, i * one.length);
-      return out;
-    };
-    const floats = (one: FloatArray) => tile(one, one instanceof Float64Array ? new Float64Array(one.length * batch) : new Float32Array(one.length * batch));
-    const mask = new BigInt64Array(batch * cache.mask.length);
-    for (let i = 0; i < batch; i++) mask.set(cache.mask, i * cache.mask.length);
     return {
       batch,
       length: cache.length,
       capacity: cache.capacity,
-      keys: cache.keys.map(floats),
-      values: cache.values.map(floats),
-      mask,
+      keys: cache.keys.map((k) => repeated(k, batch)),
+      values: cache.values.map((v) => repeated(v, batch)),
+      mask: repeated(cache.mask, batch),
       nextPosition: new Array<number>(batch).fill(cache.nextPosition[0]),
-      edits: { add: tile(cache.edits.add, new Float64Array(batch * cache.edits.add.length)), ablate: tile(cache.edits.ablate, new Float64Array(batch * cache.edits.ablate.length)) },
+      edits: { add: repeated(cache.edits.add, batch), ablate: repeated(cache.edits.ablate, batch) },
     };
   }
 
@@ -661,6 +654,14 @@ export class Gemma2Runner {
     const hidden = this.folder.config.hiddenSize;
     return data.slice((i * rows.seq + rows.offsets[i]) * hidden, (i + 1) * rows.seq * hidden);
   }
+}
+
+/** `times` copies of `one`, end to end, in an array of its type. */
+function repeated<T extends Float32Array | Float64Array | BigInt64Array>(one: T, times: number): T {
+  const out = new (one.constructor as new (length: number) => T)(one.length * times);
+  // One cast for the three types: TypeScript cannot call `set` through their union.
+  for (let i = 0; i < times; i++) (out as Float32Array).set(one as Float32Array, i * one.length);
+  return out;
 }
 
 /**
